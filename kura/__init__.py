@@ -1,0 +1,3 @@
+"""Kura: a self-hosted managed database service that speaks the AWS APIs."""
+
+__version__ = "0.1.0"

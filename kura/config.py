@@ -1,0 +1,84 @@
+"""Settings and paths. Everything Kura keeps lives under one home directory."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+DEFAULT_REGION = "us-east-1"
+
+
+class AuthMode(enum.Enum):
+    SIGV4 = "sigv4"
+    ANY = "any"
+
+
+def default_home() -> Path:
+    env = os.environ.get("KURA_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "kura"
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    home: Path
+
+    @property
+    def state_db(self) -> Path:
+        return self.home / "state.db"
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / "credentials"
+
+    @property
+    def master_key(self) -> Path:
+        return self.home / "master.key"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home / "kura.pid"
+
+    @property
+    def runtime(self) -> Path:
+        """What the running server tells the CLI: its address, pid and start time (JSON)."""
+        return self.home / "runtime.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    def ensure(self) -> None:
+        for d in (self.home, self.logs, self.data):
+            d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o700)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path = field(default_factory=default_home)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    auth: AuthMode = AuthMode.SIGV4
+    default_region: str = DEFAULT_REGION
+    # How often every reconciler re-examines all its resources even without a change.
+    resync_seconds: float = 30.0
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.home)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Mechanics shared by every service, written once: tags, pagination, filters, idempotency."""

@@ -1,0 +1,60 @@
+"""`Filters` as RDS, ElastiCache and EC2 take them: [{Name, Values}], AND across names, OR within."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from kura.api.errors import AwsError
+
+T = TypeVar("T")
+Getter = Callable[[Any], Iterable[str] | str | None]
+
+
+def _values(got: Iterable[str] | str | None) -> list[str]:
+    if got is None:
+        return []
+    if isinstance(got, str):
+        return [got]
+    return [str(v) for v in got]
+
+
+def apply(
+    items: Sequence[T],
+    filters: list[dict[str, Any]] | None,
+    getters: dict[str, Getter],
+    *,
+    wildcards: bool = False,
+    tags: Callable[[T], dict[str, str]] | None = None,
+    error_code: str = "InvalidParameterValue",
+    name_key: str = "Name",
+) -> list[T]:
+    """Keep the items that match every filter. Unknown filter names are an error, as on AWS.
+
+    With `tags`, the EC2 forms `tag:<key>` and `tag-key` work too. With `wildcards`, values may use
+    `*` and `?` (EC2 does; RDS does not).
+    """
+    result = list(items)
+    for f in filters or []:
+        name = f.get(name_key, "")
+        wanted = [str(v) for v in f.get("Values") or []]
+        if tags is not None and name.startswith("tag:"):
+            tag_key = name[4:]
+            get: Getter = lambda item, k=tag_key: tags(item).get(k)  # noqa: E731
+        elif tags is not None and name == "tag-key":
+            get = lambda item: list(tags(item))  # noqa: E731
+        elif tags is not None and name == "tag-value":
+            get = lambda item: list(tags(item).values())  # noqa: E731
+        elif name in getters:
+            get = getters[name]
+        else:
+            raise AwsError(error_code, f"Unrecognized filter name: {name}.")
+        result = [i for i in result if _matches(_values(get(i)), wanted, wildcards)]
+    return result
+
+
+def _matches(have: list[str], wanted: list[str], wildcards: bool) -> bool:
+    if wildcards:
+        return any(fnmatch.fnmatchcase(h, w) for h in have for w in wanted)
+    return bool(set(have) & set(wanted))
