@@ -13,21 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kura.clock import Clock
-from kura.config import Settings
-from kura.crypto import MasterKey
+from kura.env import Env
 from kura.store.types import Store
-
-
-@dataclass(frozen=True, slots=True)
-class Env:
-    """What a running Kura gives every handler."""
-
-    store: Store
-    clock: Clock
-    settings: Settings
-    account: str
-    master_key: MasterKey
 
 
 @dataclass(frozen=True, slots=True)
