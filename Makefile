@@ -1,0 +1,54 @@
+# Two commands for a new user: `make up` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages Kura and its tests use; installed only when missing.
+DEB_PACKAGES ?= jq openssl ca-certificates
+PYTEST_ARGS ?=
+
+.PHONY: help install deb up test lint bench clean
+
+help:
+	@echo "make up      install what is missing, then run Kura in the foreground (Ctrl-C stops it)"
+	@echo "make test    install what is missing, then run the test suite"
+	@echo "make lint    ruff and mypy"
+	@echo "make bench   run the benchmarks (results in bench/results/)"
+
+install: deb $(STAMP)
+
+deb:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	@echo "installing Python packages into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c 'import kura.cli, boto3, awscli, pytest' && touch $(STAMP)
+
+up: install
+	$(VENV)/bin/kura up
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check kura tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/api_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,209 @@
+"""`kura` — run and inspect a Kura installation.
+
+    kura up [--home DIR] [--host H] [--port N] [--detach] [--auth sigv4|any]
+    kura down [--home DIR] [--all]
+    kura status [--home DIR]
+    kura env [--home DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kura.config import DEFAULT_HOST, DEFAULT_PORT, AuthMode, Paths, Settings, default_home
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kura", description="Self-hosted managed PostgreSQL and Redis "
+                                "that speak the AWS APIs (RDS, ElastiCache, Secrets Manager, KMS, …).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    home_help = "Kura's home directory (default $KURA_HOME or ~/.local/share/kura)"
+
+    up = sub.add_parser("up", help="start Kura (foreground unless --detach)",
+                        description="Start the API and control plane for a home. Database processes "
+                        "that are already running are adopted.")
+    up.add_argument("--home", type=Path, default=None, help=home_help)
+    up.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    up.add_argument("--detach", action="store_true", help="run in the background; return once the API answers")
+    up.add_argument("--auth", choices=[m.value for m in AuthMode], default=AuthMode.SIGV4.value,
+                    help="sigv4 (default) verifies every request; any accepts unsigned requests "
+                    "(throwaway test setups only)")
+
+    down = sub.add_parser("down", help="stop Kura", description="Stop the API/control process. Database "
+                          "processes keep running (adopted by the next `kura up`) unless --all.")
+    down.add_argument("--home", type=Path, default=None, help=home_help)
+    down.add_argument("--all", action="store_true", help="stop the database processes too")
+
+    status = sub.add_parser("status", help="what runs, where, and its health")
+    status.add_argument("--home", type=Path, default=None, help=home_help)
+
+    env = sub.add_parser("env", help="print export lines for the AWS CLI and SDKs",
+                         description='Print shell export lines: eval "$(kura env)"')
+    env.add_argument("--home", type=Path, default=None, help=home_help)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    home: Path = (args.home or default_home()).expanduser().resolve()
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.command]
+    return handler(args, home)
+
+
+def cmd_up(args: argparse.Namespace, home: Path) -> int:
+    from kura import server
+
+    settings = Settings(home=home, host=args.host, port=args.port, auth=AuthMode(args.auth))
+    settings.paths.ensure()
+    if server.is_running(settings.paths):
+        info = server.read_runtime(settings.paths)
+        err.print(f"[yellow]Kura is already running[/] for {home} at {info.get('endpoint', '?')} "
+                  f"(pid {info.get('pid', '?')}).")
+        return 1
+    if args.detach:
+        return _detach(args, settings)
+    logging.basicConfig(level=os.environ.get("KURA_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        server.serve(settings)
+    except server.AlreadyRunning as exc:
+        err.print(f"[yellow]Kura is already running[/] for {home} at {exc}.")
+        return 1
+    return 0
+
+
+def _detach(args: argparse.Namespace, settings: Settings) -> int:
+    paths = settings.paths
+    log_path = paths.logs / "kura.log"
+    cmd = [sys.executable, "-m", "kura", "up", "--home", str(paths.home), "--host", settings.host,
+           "--port", str(settings.port), "--auth", settings.auth.value]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err.print(f"[red]Kura did not start[/] (exit {proc.returncode}); the end of {log_path}:")
+            err.print(_tail(log_path))
+            return 1
+        if _health(settings.endpoint_url):
+            out.print(f"Kura is up at [bold]{settings.endpoint_url}[/] (pid {proc.pid}, home {paths.home}).")
+            out.print('Next: eval "$(kura env)"')
+            return 0
+        time.sleep(0.1)
+    err.print(f"[red]Kura did not answer within 30 s[/]; see {log_path}")
+    return 1
+
+
+def cmd_down(args: argparse.Namespace, home: Path) -> int:
+    from kura import server
+
+    paths = Paths(home)
+    info = server.read_runtime(paths)
+    pid = info.get("pid")
+    if not server.is_running(paths) or not isinstance(pid, int):
+        out.print(f"Kura is not running for {home}.")
+        return 0
+    if args.all:
+        server.stop_all_marker(paths).touch()
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not server.is_running(paths):
+            out.print(f"Kura stopped (pid {pid})" + (" with its database processes." if args.all else "."))
+            return 0
+        time.sleep(0.1)
+    err.print(f"[red]Kura (pid {pid}) did not stop within 30 s.[/]")
+    return 1
+
+
+def cmd_status(args: argparse.Namespace, home: Path) -> int:
+    from kura import server
+
+    paths = Paths(home)
+    if not server.is_running(paths):
+        out.print(f"Kura is [bold red]not running[/] for {home}.")
+        return 3
+    info = server.read_runtime(paths)
+    endpoint = str(info.get("endpoint", ""))
+    healthy = _health(endpoint)
+    table = Table(title=f"Kura at {home}", show_header=False)
+    table.add_row("API", f"{endpoint} ({'healthy' if healthy else '[red]not answering[/]'})")
+    table.add_row("pid", str(info.get("pid")))
+    started = info.get("started_at")
+    if isinstance(started, (int, float)):
+        table.add_row("uptime", f"{time.time() - started:.0f} s")
+    for kind, count in _resource_counts(paths).items():
+        table.add_row(kind, str(count))
+    out.print(table)
+    return 0 if healthy else 1
+
+
+def _resource_counts(paths: Paths) -> dict[str, int]:
+    import sqlite3
+
+    if not paths.state_db.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{paths.state_db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT kind, count(*) FROM resources GROUP BY kind ORDER BY kind").fetchall()
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+    return {str(k): int(n) for k, n in rows}
+
+
+def cmd_env(args: argparse.Namespace, home: Path) -> int:
+    from kura import server
+    from kura.api.credentials import load_or_create
+
+    paths = Paths(home)
+    paths.ensure()
+    creds = load_or_create(paths.credentials)
+    endpoint = str(server.read_runtime(paths).get("endpoint") or Settings(home=home).endpoint_url)
+    region = os.environ.get("AWS_DEFAULT_REGION") or Settings(home=home).default_region
+    lines = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": creds.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    for key, value in lines.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _health(endpoint: str) -> bool:
+    if not endpoint:
+        return False
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_kura/health", timeout=1) as resp:
+            return bool(json.load(resp).get("status") == "ok")
+    except (OSError, ValueError):
+        return False
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
