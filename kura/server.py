@@ -5,12 +5,14 @@ Database processes are separate and outlive it; a new `kura up` adopts them.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -36,6 +38,23 @@ STOP_ALL_HOOKS: list[Callable[[Env], None]] = []
 
 class AlreadyRunning(Exception):
     pass
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after shutdown, which would kill us before our own cleanup
+    (runtime stop, store close); here a signal only asks the server to exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def request_exit(signum: int, frame: object) -> None:
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, request_exit) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def acquire_lock(paths: Paths) -> IO[str]:
@@ -91,7 +110,7 @@ def serve(settings: Settings) -> None:
     runtime.start()
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     _write_runtime(paths, settings)
     log.info("kura serving endpoint=%s home=%s pid=%d", settings.endpoint_url, paths.home, os.getpid())
     try:
@@ -104,6 +123,7 @@ def serve(settings: Settings) -> None:
         env.store.close()
         paths.runtime.unlink(missing_ok=True)
         lock.close()
+        log.info("kura stopped home=%s", paths.home)
     if not server.started:
         raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
 

@@ -42,6 +42,7 @@ class KuraServer:
     region: str = "us-east-1"
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    env_extra: dict[str, str] = field(default_factory=dict)  # added to the server's environment
 
     @property
     def endpoint(self) -> str:
@@ -100,7 +101,8 @@ class KuraServer:
         cmd = [sys.executable, "-m", "kura", "up", "--home", str(self.home), "--host", self.host,
                "--port", str(self.port), *self.extra_args]
         log = open(self.home.parent / f"kura-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **self.env_extra})
         log.close()
         try:
             wait_port(self.host, self.port)

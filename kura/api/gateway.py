@@ -56,7 +56,8 @@ class Gateway:
         try:
             route = self._route(request)
             if self.auth is AuthMode.SIGV4:
-                sigv4.verify(request, self._secret_for, self.env.clock.now(), style=_style(route.model))
+                sigv4.verify(request, self._secret_for, self.env.clock.now(),
+                             style=sigv4.style_for(route.model.metadata))
             name = route.codec.operation_name(request, route.model)
             if name is None or name not in route.model.operation_names:
                 raise _unknown_operation(route, name)
@@ -78,10 +79,13 @@ class Gateway:
 
     # -- routing ---------------------------------------------------------------------------------
     def _route(self, request: HttpRequest) -> Route:
-        scope = sigv4.scope_of(request)
+        try:
+            scope = sigv4.scope_of(request)
+        except sigv4.SigV4Error as exc:
+            # The claimed scope is unreadable: answer in the protocol the request otherwise suggests.
+            raise exc.restyled(sigv4.style_for(models.service_model(_service_of(request, None)).metadata)
+                               ) from None
         service = _service_of(request, scope.service if scope else None)
-        if scope is None and self.auth is AuthMode.SIGV4:
-            raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
         region = scope.region if scope else self.env.settings.default_region
         if not _REGION.match(region):
             raise AwsError("InvalidClientTokenId", f"The region '{region}' is not a valid AWS region.", 403)

@@ -14,6 +14,13 @@ from typing import Protocol
 from kura.env import Env
 from kura.store.types import Resource
 
+# Status keys the control plane reserves on every resource (views may show them; reconcilers don't
+# write them directly): the last reconcile failure's message, the hash of the spec a PermanentError
+# was raised for (absent for temporary errors), and the checkpoint of a multi-step operation.
+STATUS_ERROR = "error"
+STATUS_ERROR_SPEC = "error_spec"
+STATUS_OP = "op"
+
 
 class TemporaryError(Exception):
     """Try again after `delay` seconds; the message is shown in the resource's status and events."""
@@ -36,6 +43,8 @@ class Outcome:
 
 
 class Reconciler(Protocol):
+    """One per kind. May also define `source_type` (the AWS event SourceType; default: the kind)."""
+
     kind: str
 
     def reconcile(self, env: Env, res: Resource) -> Outcome: ...

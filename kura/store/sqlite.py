@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -166,7 +167,7 @@ class SqliteStore:
         until: float | None = None,
         source_type: str | None = None,
         source_id: str | None = None,
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         sql = "SELECT seq, time, region, source_type, source_id, message, categories, extra FROM events " \
               "WHERE region=? AND time>=?"
         args: list[Any] = [region, since]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Store(Protocol):
         until: float | None = None,
         source_type: str | None = None,
         source_id: str | None = None,
-    ) -> list[Event]: ...
+    ) -> builtins.list[Event]: ...
 
     def get_value(self, key: str) -> Any | None:
         """Small installation-wide values (account id, default resources seeded, …)."""

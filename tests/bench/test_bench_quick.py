@@ -1,0 +1,25 @@
+"""CI runs the short version of each benchmark: it must run end to end and write its result.
+
+Speed goals are judged from the JSON, not asserted here (this machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_api_latency_quick() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "api_latency.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads((ROOT / "bench" / "results" / "api_latency_quick.json").read_text())
+    for target in ("kura", "moto"):
+        tput = data[target]["throughput_GetSecretValue"]
+        assert tput["errors"] == 0 and tput["requests"] > 0
+        assert data[target]["latency"]["GetSecretValue"]["n"] == data["args"]["calls"]
+    print(data["summary"])

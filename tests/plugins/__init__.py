@@ -1,0 +1,1 @@
+"""Test-only reconcilers, loaded into a real `kura up` through KURA_PLUGINS."""
