@@ -26,8 +26,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import MotoServer, summary_ms, write_result  # noqa: E402
-from tests.kura_fixture import KuraServer, free_port  # noqa: E402
+from bench.common import MotoServer, summary_ms, write_result
+from tests.kura_fixture import KuraServer, free_port
 
 REGION = "us-east-1"
 
@@ -151,11 +151,13 @@ def main() -> int:
     ratios = {op: round(kura_res["latency"][op]["p50_ms"] / moto_res["latency"][op]["p50_ms"], 3)
               for op in kura_res["latency"]}
     tput = kura_res["throughput_GetSecretValue"]["per_second"]
-    goals = {"p50_le_moto": all(r <= 1.0 for r in ratios.values()), "get_secret_value_ge_1000_per_s": tput >= 1000}
+    goals = {"p50_le_moto": all(r <= 1.0 for r in ratios.values()),
+             "get_secret_value_ge_1000_per_s": tput >= 1000}
     summary = (f"api_latency{' (quick)' if args.quick else ''}: GetSecretValue p50 kura "
                f"{kura_res['latency']['GetSecretValue']['p50_ms']} ms vs moto "
                f"{moto_res['latency']['GetSecretValue']['p50_ms']} ms; p50 ratios kura/moto {ratios}; "
-               f"kura {tput}/s vs moto {moto_res['throughput_GetSecretValue']['per_second']}/s GetSecretValue "
+               f"kura {tput}/s vs moto {moto_res['throughput_GetSecretValue']['per_second']}/s "
+               "GetSecretValue "
                f"({args.resources} stored resources); goals {goals}")
     write_result("api_latency" + ("_quick" if args.quick else ""),
                  {"args": vars(args), "kura": kura_res, "moto": moto_res, "p50_ratio_kura_over_moto": ratios,

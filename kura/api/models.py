@@ -17,7 +17,7 @@ def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def service_model(name: str) -> ServiceModel:
     return _session().get_service_model(name)
 

@@ -109,10 +109,11 @@ class Runtime:
 
     # -- public ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Subscribe, scan everything, and run a scheduler and `workers` worker threads."""
+        """Subscribe, queue every resource, and run a scheduler and `workers` worker threads."""
         if self._threads:
             raise RuntimeError("the runtime is already started")
         self._attach()
+        self._pump()  # the start scan, before returning: what exists now is queued when start() ends
         timers = threading.Thread(target=self._schedule_loop, name="kura-control-timers", daemon=True)
         self._threads = [timers] + [
             threading.Thread(target=self._work_loop, name=f"kura-control-{n}", daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ import pytest
 from tests.kura_fixture import free_port
 
 
-def kura_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def kura_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60
+             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kura", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
@@ -29,10 +31,8 @@ def home(tmp_path: Path) -> Iterator[Path]:
         pid = json.loads((home / "runtime.json").read_text())["pid"]
     except (OSError, ValueError, KeyError):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_help_documents_every_command() -> None:

@@ -28,12 +28,12 @@ PREFIX = "rotatable/"
 
 def _trace(rot: RotationContext, step: str) -> None:
     tags = rot.secret.tags
-    if tags.get("fail") == step:
-        raise RuntimeError(f"the fake rotator was told to fail in {step}")
     path = tags.get("trace")
     if path:
         with Path(path).open("a") as f:
             f.write(f"{step} {rot.token} {os.getpid()}\n")
+    if tags.get("fail") == step:
+        raise RuntimeError(f"the fake rotator was told to fail in {step}")
 
 
 class FakeRotator:

@@ -88,11 +88,22 @@ def _scalar(shape: Shape) -> st.SearchStrategy[Any]:
     return _number(shape)
 
 
-_DEFERRED: dict[tuple[int, str, int], st.SearchStrategy[Any]] = {}
+_CACHE: dict[tuple[int, str, int], st.SearchStrategy[Any]] = {}
 
 
 def values(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
-    """Values botocore accepts for `shape`: bounded in depth and size, within min/max/enum."""
+    """Values botocore accepts for `shape`: bounded in depth and size, within min/max/enum.
+
+    Strategies are shared per (model, shape, depth): building them costs more than drawing."""
+    container = isinstance(shape, StructureShape | ListShape | MapShape)
+    key = (id(shape._shape_resolver), shape.name, depth if container else 0)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = _build(shape, depth)
+    return found
+
+
+def _build(shape: Shape, depth: int) -> st.SearchStrategy[Any]:
     if isinstance(shape, StructureShape):
         return _struct(shape, depth)
     if isinstance(shape, ListShape):
@@ -105,14 +116,10 @@ def values(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
 
 
 def _member(shape: Shape, depth: int) -> st.SearchStrategy[Any]:
-    """Containers are deferred and shared per (model, shape, depth): EC2's shapes are large."""
+    """Containers are deferred, so recursive shapes build lazily."""
     if not isinstance(shape, StructureShape | ListShape | MapShape):
         return values(shape, depth)
-    key = (id(shape._shape_resolver), shape.name, depth)
-    found = _DEFERRED.get(key)
-    if found is None:
-        found = _DEFERRED[key] = st.deferred(lambda: values(shape, depth))
-    return found
+    return st.deferred(lambda: values(shape, depth))
 
 
 def _struct(shape: StructureShape, depth: int) -> st.SearchStrategy[Any]:

@@ -359,9 +359,9 @@ def test_change_during_reconcile_runs_once_more(env: Env) -> None:
         return Outcome("first")
 
     fake = Fake(blocked)
+    touch(env, "a", size=0)
     rt = Runtime(env, [fake], workers=4)
     rt.start()
-    touch(env, "a", size=0)
     assert entered.wait(5)
     for size in range(1, 6):
         touch(env, "a", size=size)

@@ -206,8 +206,8 @@ def test_force_delete_frees_the_name_and_the_values(sm: Sm) -> None:
 
 def test_tags(sm: Sm) -> None:
     sm.create("tagged", Tags=[{"Key": "a", "Value": "1"}])
-    assert sm("TagResource", SecretId="tagged", Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "9"}]) \
-        == {}
+    more = [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "9"}]
+    assert sm("TagResource", SecretId="tagged", Tags=more) == {}
     assert sm("DescribeSecret", SecretId="tagged")["Tags"] == [{"Key": "a", "Value": "9"},
                                                               {"Key": "b", "Value": "2"}]
     sm("UntagResource", SecretId="tagged", TagKeys=["a", "missing"])

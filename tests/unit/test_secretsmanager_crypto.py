@@ -119,9 +119,11 @@ def test_update_kms_key_reencrypts_labelled_versions(sm: Sm) -> None:
     key = sm.call("kms", "CreateKey")["KeyMetadata"]
     sm("UpdateSecret", SecretId="rekey", KmsKeyId=key["KeyId"])
     assert sm("DescribeSecret", SecretId="rekey")["KmsKeyId"] == key["Arn"]
-    assert all(v["KmsKeyIds"] == [key["Arn"]] for v in sm("ListSecretVersionIds", SecretId="rekey")["Versions"])
+    listed = sm("ListSecretVersionIds", SecretId="rekey")["Versions"]
+    assert all(v["KmsKeyIds"] == [key["Arn"]] for v in listed)
     sm.call("kms", "DisableKey", KeyId=key["KeyId"])
-    assert sm.error("GetSecretValue", SecretId="rekey", VersionStage="AWSPREVIOUS").code == "DecryptionFailure"
+    err = sm.error("GetSecretValue", SecretId="rekey", VersionStage="AWSPREVIOUS")
+    assert err.code == "DecryptionFailure"
     sm.call("kms", "EnableKey", KeyId=key["KeyId"])
     assert sm.value("rekey") == "v2" and sm.value("rekey", VersionStage="AWSPREVIOUS") == "v1"
     sm("UpdateSecret", SecretId="rekey", KmsKeyId="")  # back to the AWS managed key

@@ -31,7 +31,9 @@ def fleet(sm: Sm) -> Sm:
 
 def test_filters(fleet: Sm) -> None:
     sm = fleet
-    f = lambda key, *values: {"Filters": [{"Key": key, "Values": list(values)}]}  # noqa: E731
+    def f(key: str, *values: str) -> dict[str, Any]:
+        return {"Filters": [{"Key": key, "Values": list(values)}]}
+
     assert _names(sm, **f("name", "prod/")) == ["prod/db/master", "prod/cache"]
     assert _names(sm, **f("name", "Prod/")) == []  # name: case-sensitive
     assert _names(sm, **f("name", "!prod/")) == ["dev/db/master", "credsDatabase892"]
@@ -124,7 +126,8 @@ def test_random_password_options(sm: Sm) -> None:
     assert only_digits.isdigit()
     err = sm.error("GetRandomPassword", PasswordLength=3)  # four types required, three places
     assert err.code == "InvalidParameterException"
-    assert len(sm("GetRandomPassword", PasswordLength=3, RequireEachIncludedType=False)["RandomPassword"]) == 3
+    loose = sm("GetRandomPassword", PasswordLength=3, RequireEachIncludedType=False)["RandomPassword"]
+    assert len(loose) == 3
     err = sm.error("GetRandomPassword", ExcludeCharacters=string.ascii_letters + string.digits + PUNCTUATION)
     assert err.code == "InvalidParameterException"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,8 @@ def test_rotation_runs_the_four_steps_then_moves_labels(sm: Sm, tmp_path: Path) 
     assert again.code == "InvalidRequestException" and "previous rotation isn't complete" in again.message
     assert sm("RotateSecret", SecretId="rotatable/db", ClientRequestToken="t" * 36) == out  # a retry
 
-    assert _reconcile(sm, "rotatable/db") == f"rotated secret rotatable/db: version {'t' * 36} is AWSCURRENT | None"
+    assert _reconcile(sm, "rotatable/db") == \
+        f"rotated secret rotatable/db: version {'t' * 36} is AWSCURRENT | None"
     assert _trace(trace) == ["create_secret", "set_secret", "test_secret", "finish_secret"]
     new = json.loads(sm.value("rotatable/db"))
     assert new["username"] == "app" and new["password"] != "old" and len(new["password"]) == 24
@@ -93,7 +95,7 @@ def test_rotation_resumes_at_the_interrupted_step(sm: Sm, tmp_path: Path) -> Non
     sm("UntagResource", SecretId="rotatable/db", TagKeys=["fail"])
     assert _reconcile(sm, "rotatable/db").startswith("rotated secret rotatable/db")
     # create_secret and set_secret were checkpointed: only the interrupted step ran again.
-    assert _trace(trace) == ["create_secret", "set_secret", "finish_secret"]
+    assert _trace(trace) == ["create_secret", "set_secret", "test_secret", "test_secret", "finish_secret"]
     assert json.loads(sm.value("rotatable/db"))["password"] == pending
 
 
@@ -143,7 +145,8 @@ def test_runtime_drives_rotation_and_deletion(sm: Sm, tmp_path: Path) -> None:
     sm("DeleteSecret", SecretId="rotatable/db", RecoveryWindowInDays=7)
     assert [h.outcome for h in runtime.run_due()] == ["secret rotatable/db is scheduled for deletion"]
     sm.clock.advance(7 * DAY)
-    assert [h.outcome for h in runtime.run_due()] == ["deleted secret rotatable/db: its recovery window ended"]
+    outcomes = [h.outcome for h in runtime.run_due()]
+    assert outcomes == ["deleted secret rotatable/db: its recovery window ended"]
     assert sm.store.get(KIND, REGION, "rotatable/db") is None
     assert sm.store.list(VALUE_KIND, REGION) == []
 
@@ -166,8 +169,13 @@ def test_schedule_expressions() -> None:
     assert schedule.next_rotation({"AutomaticallyAfterDays": 3}, t0) == t0 + 3 * DAY
     assert schedule.next_rotation({"ScheduleExpression": "rate(2 days)"}, t0) == day0 + 2 * DAY
     assert schedule.next_rotation({"ScheduleExpression": "rate(6 hours)"}, t0) == t0 + 6 * 3600
-    at = lambda *ymdhm: calendar.timegm((*ymdhm, 0))  # noqa: E731
-    nxt = lambda expr: schedule.next_rotation({"ScheduleExpression": expr}, t0)  # noqa: E731
+
+    def at(*ymdhm: int) -> float:
+        return float(calendar.timegm((*ymdhm, 0)))
+
+    def nxt(expr: str) -> float | None:
+        return schedule.next_rotation({"ScheduleExpression": expr}, t0)
+
     assert nxt("cron(0 16 * * ? *)") == at(2024, 3, 15, 16, 0)
     assert nxt("cron(0 8 * * ? *)") == at(2024, 3, 16, 8, 0)
     assert nxt("cron(0 4 ? * MON *)") == at(2024, 3, 18, 4, 0)
@@ -178,7 +186,7 @@ def test_schedule_expressions() -> None:
     assert nxt("cron(0 0 1 JAN ? 2025)") == at(2025, 1, 1, 0, 0)
     recorded = schedule.validate({"ScheduleExpression": "rate(10 days)", "Duration": "3h"}, t0)
     assert recorded == {"ScheduleExpression": "rate(10 days)", "Duration": "3h", "AutomaticallyAfterDays": 10}
-    bad = [{"AutomaticallyAfterDays": 1, "ScheduleExpression": "rate(1 day)"}, {},
+    bad: list[dict[str, Any]] = [{"AutomaticallyAfterDays": 1, "ScheduleExpression": "rate(1 day)"}, {},
            {"ScheduleExpression": "rate(2 hours)"}, {"ScheduleExpression": "cron(0 0 * * * *)"},
            {"ScheduleExpression": "cron(0 0 15W * ? *)"}, {"ScheduleExpression": "cron(99 0 * * ? *)"},
            {"ScheduleExpression": "cron(0 0 1 1 ? 1999)"}, {"ScheduleExpression": "every day"},

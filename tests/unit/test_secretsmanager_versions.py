@@ -117,7 +117,7 @@ def test_list_versions_pages(sm: Sm) -> None:
     seen: list[str] = []
     token = None
     while True:
-        params = {"NextToken": token} if token else {}
+        params: dict[str, str] = {"NextToken": token} if token else {}
         page = sm("ListSecretVersionIds", SecretId="pg", IncludeDeprecated=True, MaxResults=2, **params)
         seen += [v["VersionId"] for v in page["Versions"]]
         token = page.get("NextToken")

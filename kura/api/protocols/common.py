@@ -59,10 +59,10 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def iso8601(value: datetime) -> str:
     """AWS's XML form: UTC, 'Z', milliseconds (microseconds only when they carry information)."""
-    value = value.astimezone(UTC) if value.tzinfo is not None else value
-    micros = value.microsecond
-    frac = f"{micros // 1000:03d}" if micros % 1000 == 0 else f"{micros:06d}"
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{frac}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    return value.isoformat(timespec=spec) + "Z"
 
 
 def epoch_seconds(value: datetime) -> int | float:

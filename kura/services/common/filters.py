@@ -39,19 +39,24 @@ def apply(
     for f in filters or []:
         name = f.get(name_key, "")
         wanted = [str(v) for v in f.get("Values") or []]
-        if tags is not None and name.startswith("tag:"):
-            tag_key = name[4:]
-            get: Getter = lambda item, k=tag_key: tags(item).get(k)  # noqa: E731
-        elif tags is not None and name == "tag-key":
-            get = lambda item: list(tags(item))  # noqa: E731
-        elif tags is not None and name == "tag-value":
-            get = lambda item: list(tags(item).values())  # noqa: E731
-        elif name in getters:
-            get = getters[name]
-        else:
-            raise AwsError(error_code, f"Unrecognized filter name: {name}.")
+        get = _getter(name, getters, tags, error_code)
         result = [i for i in result if _matches(_values(get(i)), wanted, wildcards)]
     return result
+
+
+def _getter(name: str, getters: dict[str, Getter], tags: Callable[[Any], dict[str, str]] | None,
+            error_code: str) -> Getter:
+    if tags is not None:
+        if name.startswith("tag:"):
+            tag_key = name[4:]
+            return lambda item: tags(item).get(tag_key)
+        if name == "tag-key":
+            return lambda item: list(tags(item))
+        if name == "tag-value":
+            return lambda item: list(tags(item).values())
+    if name in getters:
+        return getters[name]
+    raise AwsError(error_code, f"Unrecognized filter name: {name}.")
 
 
 def _matches(have: list[str], wanted: list[str], wildcards: bool) -> bool:

@@ -37,7 +37,7 @@ def read(ctx: Ctx, secret_id: str, version_id: str | None = None,
     ops.usable(secret)
     v = _pick(secret, version_id, stage)
     value = values.load(ctx.env, ctx.region, secret.arn, v.id)
-    ops.touch(ctx.env, ctx.region, secret.name, v.id, ctx.now())
+    ops.touch(ctx.env, secret, v.id, ctx.now())
     out: dict[str, Any] = {"ARN": secret.arn, "Name": secret.name, "VersionId": v.id, **value.as_output()}
     if v.stages:
         out["VersionStages"] = list(v.stages)
@@ -78,8 +78,7 @@ def batch_get_secret_value(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation(SERVICE, "PutSecretValue")
 def put_secret_value(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    value = values.from_params(params, required=True)
-    assert value is not None
+    value = values.required(params)
     token = params.get("ClientRequestToken") or str(uuid.uuid4())
     stages = params.get("VersionStages")
     with ctx.store.transaction():
@@ -89,9 +88,11 @@ def put_secret_value(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if not ops.same_version(ctx.env, secret, token, value):
             secret = ops.add_version(ctx.env, secret, token, value, stages, ctx.now())
             ops.save(ctx.env, res, secret)
+    out: dict[str, Any] = {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
     v = secret.version(token)
-    assert v is not None
-    return {"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": list(v.stages)}
+    if v is not None and v.stages:
+        out["VersionStages"] = list(v.stages)
+    return out
 
 
 @operation(SERVICE, "UpdateSecretVersionStage")

@@ -60,17 +60,21 @@ def purge(env: Env, res: Resource, secret: Secret) -> None:
     env.store.delete(res)
 
 
-def touch(env: Env, region: str, secret_id: str, version_id: str, now: float) -> None:
-    """Record the access date (day resolution, as AWS keeps it): a write at most once a day."""
+def touch(env: Env, secret: Secret, version_id: str, now: float) -> None:
+    """Record the access date (day resolution, as AWS keeps it): a write at most once a day.
+
+    `secret` is the copy the caller read; only when its dates are stale is it read again, inside
+    a write transaction, so the hot path of GetSecretValue stays read-only.
+    """
     day = day_of(now)
+    v = secret.version(version_id)
+    if secret.last_accessed == day and (v is None or v.last_accessed == day):
+        return
     with env.store.transaction():
-        found = find(env, region, secret_id)
-        if found is None:
+        found = find(env, secret.region, secret.name)
+        if found is None or found[1].arn != secret.arn:
             return
-        res, secret = found
-        v = secret.version(version_id)
-        if secret.last_accessed == day and (v is None or v.last_accessed == day):
-            return
+        res, fresh = found
         vs = [Version(x.id, x.stages, x.created, x.kms_key_arn, day) if x.id == version_id else x
-              for x in secret.versions]
-        save(env, res, dataclasses.replace(secret.with_versions(vs), last_accessed=day))
+              for x in fresh.versions]
+        save(env, res, dataclasses.replace(fresh.with_versions(vs), last_accessed=day))

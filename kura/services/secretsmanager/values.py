@@ -72,6 +72,13 @@ def from_params(params: dict[str, object], *, required: bool) -> SecretValue | N
     return value
 
 
+def required(params: dict[str, object]) -> SecretValue:
+    value = from_params(params, required=True)
+    if value is None:  # from_params raised already; this satisfies the type checker
+        raise invalid_parameter("You must provide either SecretString or SecretBinary.")
+    return value
+
+
 # -- KMS errors as Secrets Manager answers them -----------------------------------------------
 def key_error(exc: AwsError, *, encrypting: bool) -> AwsError:
     if exc.code == "NotFoundException":

@@ -24,7 +24,7 @@ def _common(secret: Secret) -> dict[str, Any]:
     _put(out, "Type", secret.type)
     _put(out, "Description", secret.description)
     _put(out, "KmsKeyId", secret.kms_key_id)
-    if rot.enabled or rot.lambda_arn or rot.rules:
+    if rot.enabled or rot.lambda_arn or rot.rules or rot.rotator:  # null until rotation is configured
         out["RotationEnabled"] = rot.enabled
     _put(out, "RotationLambdaARN", rot.lambda_arn)
     _put(out, "RotationRules", rotation_rules(secret))
