@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--home", type=Path, default=None, help=home_help)
     up.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    up.add_argument("--detach", action="store_true", 
+    up.add_argument("--detach", action="store_true",
                     help="run in the background; return once the API answers")
     up.add_argument("--auth", choices=[m.value for m in AuthMode], default=AuthMode.SIGV4.value,
                     help="sigv4 (default) verifies every request; any accepts unsigned requests "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,11 +10,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from kura.clock import Clock, SystemClock
 from kura.store.migrations import migrate
 from kura.store.types import AlreadyExists, ChangeListener, Event, Resource, VersionConflict
 
-_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_loads = orjson.loads
 
 
 class SqliteStore:
@@ -85,7 +92,7 @@ class SqliteStore:
     @staticmethod
     def _row(row: tuple[Any, ...]) -> Resource:
         kind, region, id, spec, status, version, created, updated = row
-        return Resource(kind, region, id, json.loads(spec), json.loads(status), version, created, updated)
+        return Resource(kind, region, id, _loads(spec), _loads(status), version, created, updated)
 
     _COLS = "kind, region, id, spec, status, version, created_at, updated_at"
 
@@ -182,14 +189,14 @@ class SqliteStore:
             args.append(source_id)
         sql += " ORDER BY seq"
         return [
-            Event(r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[1], r[0], json.loads(r[7]))
+            Event(r[2], r[3], r[4], r[5], tuple(_loads(r[6])), r[1], r[0], _loads(r[7]))
             for r in self._conn().execute(sql, args)
         ]
 
     # -- small values ------------------------------------------------------------------------
     def get_value(self, key: str) -> Any | None:
         row = self._conn().execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return _loads(row[0]) if row else None
 
     def set_value(self, key: str, value: Any) -> None:
         self._conn().execute(

@@ -83,7 +83,8 @@ def test_json_headers_and_error_body() -> None:
     assert ok.headers["Content-Type"] == "application/x-amz-json-1.1"
     err = JsonCodec().serialize_error(sm, op, AwsError("ResourceNotFoundException", "gone"), "r")
     assert err.body == b'{"__type":"ResourceNotFoundException","message":"gone"}'
-    assert err.headers["x-amzn-ErrorType"] == "ResourceNotFoundException" and "x-amzn-query-error" not in err.headers
+    assert err.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    assert "x-amzn-query-error" not in err.headers
     cw_err = JsonCodec().serialize_error(cw, None, AwsError("ResourceNotFound", "x", 404), "r")
     assert cw_err.headers["Content-Type"] == "application/x-amz-json-1.0"
     assert cw_err.headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
@@ -102,7 +103,8 @@ def test_cbor_headers_timestamps_and_blobs() -> None:
 
 def test_detect_picks_the_protocol_the_request_speaks() -> None:
     cw = service("cloudwatch")
-    cbor = _request({"smithy-protocol": "rpc-v2-cbor"}, path="/service/GraniteServiceVersion20100801/operation/X")
+    path = "/service/GraniteServiceVersion20100801/operation/X"
+    cbor = _request({"smithy-protocol": "rpc-v2-cbor"}, path=path)
     assert detect(cbor, cw) is codec_for("smithy-rpc-v2-cbor")
     assert detect(_request({"X-Amz-Target": "GraniteServiceVersion20100801.X"}), cw) is codec_for("json")
     form = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -165,7 +167,8 @@ def _synthetic(protocol: str) -> ServiceModel:
                      "protocols": [protocol], "serviceId": "Synth", "signatureVersion": "v4",
                      "jsonVersion": "1.1", "targetPrefix": "Synth"},
         "operations": {"Op": {"name": "Op", "http": {"method": "POST", "requestUri": "/"},
-                              "input": {"shape": "In"}, "output": {"shape": "Out", "resultWrapper": "OpResult"}}},
+                              "input": {"shape": "In"},
+                              "output": {"shape": "Out", "resultWrapper": "OpResult"}}},
         "shapes": shapes,
     }, service_name="synth")
 

@@ -73,22 +73,21 @@ class QueryCodec:
         return ns
 
     def body(self, operation: OperationModel, output: dict[str, Any], out: list[str]) -> None:
-        """Appends the output shape's members (the protocols differ only around them)."""
+        """Appends the output's members, inside the model's result wrapper if it names one."""
         shape = operation.output_shape
-        if shape is not None:
-            self._encoder.members(shape)(out, output or {})
+        if shape is None:
+            return
+        wrapper = shape.serialization.get("resultWrapper")
+        if wrapper:
+            out.append(f"<{wrapper}>")
+        self._encoder.members(shape)(out, output or {})
+        if wrapper:
+            out.append(f"</{wrapper}>")
 
     def serialize(self, operation: OperationModel, output: dict[str, Any], request_id: str) -> HttpResponse:
         root = f"{operation.name}Response"
         out = [f'<{root} xmlns="{self.namespace(operation.service_model)}">']
-        shape = operation.output_shape
-        wrapper = shape.serialization.get("resultWrapper") if shape is not None else None
-        if wrapper:
-            out.append(f"<{wrapper}>")
-            self.body(operation, output, out)
-            out.append(f"</{wrapper}>")
-        else:
-            self.body(operation, output, out)
+        self.body(operation, output, out)
         out.append(f"<ResponseMetadata><RequestId>{xml_escape(request_id)}</RequestId></ResponseMetadata>")
         out.append(f"</{root}>")
         return HttpResponse(200, "".join(out).encode(), base_headers(request_id, XML_TYPE))

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from kura.api.errors import AwsError
 
 T = TypeVar("T")
+EC2_UNKNOWN = "The filter '{name}' is invalid"
 Getter = Callable[[Any], Iterable[str] | str | None]
 
 
@@ -29,6 +30,7 @@ def apply(
     tags: Callable[[T], dict[str, str]] | None = None,
     error_code: str = "InvalidParameterValue",
     name_key: str = "Name",
+    unknown_message: str = "Unrecognized filter name: {name}.",
 ) -> list[T]:
     """Keep the items that match every filter. Unknown filter names are an error, as on AWS.
 
@@ -39,13 +41,13 @@ def apply(
     for f in filters or []:
         name = f.get(name_key, "")
         wanted = [str(v) for v in f.get("Values") or []]
-        get = _getter(name, getters, tags, error_code)
+        get = _getter(name, getters, tags, error_code, unknown_message)
         result = [i for i in result if _matches(_values(get(i)), wanted, wildcards)]
     return result
 
 
 def _getter(name: str, getters: dict[str, Getter], tags: Callable[[Any], dict[str, str]] | None,
-            error_code: str) -> Getter:
+            error_code: str, unknown_message: str) -> Getter:
     if tags is not None:
         if name.startswith("tag:"):
             tag_key = name[4:]
@@ -56,7 +58,7 @@ def _getter(name: str, getters: dict[str, Getter], tags: Callable[[Any], dict[st
             return lambda item: list(tags(item).values())
     if name in getters:
         return getters[name]
-    raise AwsError(error_code, f"Unrecognized filter name: {name}.")
+    raise AwsError(error_code, unknown_message.format(name=name))
 
 
 def _matches(have: list[str], wanted: list[str], wildcards: bool) -> bool:

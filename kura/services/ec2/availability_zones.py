@@ -36,5 +36,6 @@ def describe_availability_zones(ctx: Ctx, params: dict[str, Any]) -> dict[str, A
     shared.dry_run(params)
     if names or ids:
         found = [z for z in found if z.name in names or z.zone_id in ids]
-    found = filters.apply(found, params.get("Filters"), _GETTERS, wildcards=True)
+    found = filters.apply(found, params.get("Filters"), _GETTERS,
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN)
     return {"AvailabilityZones": [view(z) for z in found]}

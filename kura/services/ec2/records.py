@@ -19,7 +19,7 @@ ALL = "-1"  # IpProtocol of "all traffic"
 
 # Other services (RDS, ElastiCache) say when a subnet or group is in use by their resources:
 # check(store, region, resource_id) → a short description of a dependent, or None.
-DependentsCheck = Callable[[Store, str, str], "str | None"]
+DependentsCheck = Callable[[Store, str, str], str | None]
 _DEPENDENTS: list[DependentsCheck] = []
 
 

@@ -155,7 +155,8 @@ def describe_rules(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise AwsError("InvalidSecurityGroupRuleId.NotFound",
                            f"The security group rule ID '{absent[0]}' does not exist")
         pairs = [(g, r) for g, r in pairs if r["Id"] in ids]
-    pairs = filters.apply(pairs, params.get("Filters"), _RULE_GETTERS, wildcards=True,
+    pairs = filters.apply(pairs, params.get("Filters"), _RULE_GETTERS,
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
                           tags=lambda pair: dict(pair[1].get("Tags") or {}))
     items, token = shared.page(pairs, lambda pair: pair[1]["Id"], params)
     found = [views.rule(r, g.id, ctx.region, ctx.account) for g, r in items]

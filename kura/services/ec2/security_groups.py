@@ -116,7 +116,8 @@ def describe_security_groups(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]
     found = _select(ctx, everything, params)
     shared.dry_run(params)
     names = {g.id: g.spec["GroupName"] for g in everything}
-    found = filters.apply(found, params.get("Filters"), _getters(ctx.account, names), wildcards=True,
+    found = filters.apply(found, params.get("Filters"), _getters(ctx.account, names),
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
                           tags=lambda g: shared.tags_of(g.spec))
     items, token = shared.page(found, lambda g: g.id, params)
     return shared.with_token({"SecurityGroups": [views.group(g, ctx.account) for g in items]}, token)

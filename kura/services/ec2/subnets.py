@@ -100,7 +100,8 @@ def describe_subnets(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if absent:
             raise shared.missing("InvalidSubnetID.NotFound", "subnet", absent)
         found = [s for s in found if s.id in ids]
-    found = filters.apply(found, params.get("Filters"), _getters(ctx.account), wildcards=True,
+    found = filters.apply(found, params.get("Filters"), _getters(ctx.account),
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
                           tags=lambda s: shared.tags_of(s.spec))
     items, token = shared.page(found, lambda s: s.id, params)
     return shared.with_token({"Subnets": [views.subnet(s, ctx.account) for s in items]}, token)

@@ -138,7 +138,8 @@ _GETTERS: dict[str, filters.Getter] = {
 def describe_tags(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     defaults.ensure(ctx.store, ctx.region)
     shared.dry_run(params)
-    found = filters.apply(_entries(ctx.store, ctx.region), params.get("Filters"), _GETTERS, wildcards=True,
+    found = filters.apply(_entries(ctx.store, ctx.region), params.get("Filters"), _GETTERS,
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
                           tags=lambda e: e.all_tags)
     items, token = shared.page(found, lambda e: f"{e.resource_id}\x00{e.key}", params)
     tags = [{"ResourceId": e.resource_id, "ResourceType": e.resource_type, "Key": e.key, "Value": e.value}

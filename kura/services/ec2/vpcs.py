@@ -73,7 +73,8 @@ def describe_vpcs(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if absent:
             raise shared.missing("InvalidVpcID.NotFound", "vpc", absent)
         found = [v for v in found if v.id in ids]
-    found = filters.apply(found, params.get("Filters"), _getters(ctx.account), wildcards=True,
+    found = filters.apply(found, params.get("Filters"), _getters(ctx.account),
+                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
                           tags=lambda v: shared.tags_of(v.spec))
     items, token = shared.page(found, lambda v: v.id, params)
     return shared.with_token({"Vpcs": [views.vpc(v, ctx.account) for v in items]}, token)
