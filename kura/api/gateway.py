@@ -17,7 +17,7 @@ from kura.api import models, protocols, sigv4
 from kura.api.credentials import Credentials
 from kura.api.errors import AwsError, internal_error, not_implemented
 from kura.api.types import HttpRequest, HttpResponse, ProtocolCodec
-from kura.api.validation import validate
+from kura.api.validation import error_style, validate
 from kura.config import AuthMode
 from kura.env import Env
 from kura.services import registry
@@ -64,7 +64,7 @@ class Gateway:
             operation = route.model.operation_model(name)
             params = route.codec.parse(request, operation)
             if operation.input_shape is not None:
-                validate(operation.input_shape, params, _style(route.model))
+                validate(operation.input_shape, params, error_style(route.model))
             handler = registry.lookup(route.service, name)
             if handler is None:
                 raise not_implemented(route.service, name)
@@ -102,10 +102,6 @@ class Gateway:
         if route is not None:
             return route.codec.serialize_error(route.model, operation, err, request_id)
         return _bare_error(request, err, request_id)
-
-
-def _style(model: ServiceModel) -> str:
-    return "json" if model.protocol in ("json", "smithy-rpc-v2-cbor", "rest-json") else "query"
 
 
 def _service_of(request: HttpRequest, signing_name: str | None) -> str:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from kura.api.errors import AwsError
 from kura.api.protocols import CborCodec, Ec2Codec, JsonCodec, QueryCodec, codec_for, detect
+from kura.api.protocols.common import epoch_seconds, iso8601, parse_timestamp
 from kura.api.types import Headers, HttpRequest
 from kura.api.validation import validate
 from tests.unit.test_protocols_strategies import (
@@ -110,6 +111,7 @@ def test_detect_picks_the_protocol_the_request_speaks() -> None:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     assert detect(_request(form, b"Action=ListMetrics&Version=2010-08-01"), cw) is codec_for("query")
     assert detect(_request({}, query=[("Action", "ListMetrics")]), cw) is codec_for("query")
+    assert detect(_request({}, path=path), cw) is codec_for("smithy-rpc-v2-cbor")  # header left out
     assert detect(_request({}), cw) is None
     assert detect(_request({}), service("rds")) is codec_for("query")  # one protocol: its codec
     with pytest.raises(ValueError, match="rest-xml"):
@@ -128,6 +130,19 @@ def test_operation_names() -> None:
     assert CborCodec().operation_name(_request({}, path="/"), cw) is None
     body = b"Version=2014-10-31&Action=Describe%44BInstances"
     assert QueryCodec().operation_name(_request({}, body), service("rds")) == "DescribeDBInstances"
+
+
+def test_timestamps_in_every_form() -> None:
+    assert parse_timestamp(1704164645.678001) == WHEN.replace(microsecond=678001)  # no float drift
+    assert parse_timestamp("2024-01-02T03:04:05.678Z") == WHEN
+    assert parse_timestamp("2024-01-02T05:04:05.678+02:00") == WHEN
+    assert parse_timestamp("Tue, 02 Jan 2024 03:04:05 GMT") == WHEN.replace(microsecond=0)
+    assert parse_timestamp("1704164645.678") == WHEN
+    assert parse_timestamp("yesterday") is None and parse_timestamp(True) is None
+    assert parse_timestamp(1e300) is None
+    assert iso8601(WHEN) == "2024-01-02T03:04:05.678Z"
+    assert iso8601(WHEN.replace(microsecond=5)) == "2024-01-02T03:04:05.000005Z"
+    assert epoch_seconds(WHEN) == 1704164645.678 and epoch_seconds(WHEN.replace(microsecond=0)) == 1704164645
 
 
 def test_query_get_requests_carry_parameters_in_the_query_string() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from botocore.model import ServiceModel
 
-from kura.api.protocols.cbor import CborCodec
+from kura.api.protocols.cbor import PATH, CborCodec
 from kura.api.protocols.ec2 import Ec2Codec
 from kura.api.protocols.json_ import JsonCodec
 from kura.api.protocols.query import QueryCodec, action_of
@@ -46,7 +46,9 @@ def detect(request: HttpRequest, service: ServiceModel) -> ProtocolCodec | None:
     if len(protocols) == 1:
         return _CODECS.get(protocols[0])
     headers = request.headers
-    if "smithy-rpc-v2-cbor" in protocols and headers.get("smithy-protocol") == "rpc-v2-cbor":
+    if "smithy-rpc-v2-cbor" in protocols and (
+        headers.get("smithy-protocol") == "rpc-v2-cbor" or PATH.match(request.path)
+    ):
         return _CODECS["smithy-rpc-v2-cbor"]
     if "json" in protocols and headers.get("x-amz-target"):
         return _CODECS["json"]

@@ -24,7 +24,7 @@ from kura.api.protocols.common import (
 from kura.api.protocols.tree import TreeWalker
 from kura.api.types import HttpRequest, HttpResponse
 
-_PATH = re.compile(r"^(?:.*)/service/([^/]+)/operation/([^/?]+)$")
+PATH = re.compile(r"^(?:.*)/service/([^/]+)/operation/([^/?]+)$")
 _DECODE_ERRORS = (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError)
 CONTENT_TYPE = "application/cbor"
 
@@ -66,11 +66,13 @@ class CborCodec:
         self._encoder = TreeWalker(_encode_scalar, decode=False, location_names=False)
 
     def operation_name(self, request: HttpRequest, service: ServiceModel) -> str | None:
-        match = _PATH.match(request.path)
+        match = PATH.match(request.path)
         if match is None:
             return None
         prefix, operation = match.groups()
-        if prefix != service.metadata.get("targetPrefix"):
+        target = str(service.metadata.get("targetPrefix", ""))
+        # botocore writes the whole targetPrefix; Smithy's spec the service's unqualified name.
+        if prefix not in (target, target.rpartition(".")[2]):
             return f"{prefix}.{operation}"  # names the foreign service in the unknown-operation error
         return operation
 
