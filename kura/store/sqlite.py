@@ -17,7 +17,6 @@ from kura.store.migrations import migrate
 from kura.store.types import AlreadyExists, ChangeListener, Event, Resource, VersionConflict
 
 
-
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
