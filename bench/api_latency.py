@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import MotoServer, summary_ms, write_result
 from tests.kura_fixture import KuraServer, free_port
 
-REGION = "us-east-1"
+REGION = "ap-northeast-1"
 
 
 def _clients(endpoint: str, key: str, secret: str) -> tuple[Any, Any]:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
-DEFAULT_REGION = "us-east-1"
+# Not us-east-1: the AWS CLI v1 (PyPI's awscli) sends RDS calls for us-east-1 to rds.amazonaws.com
+# whatever AWS_ENDPOINT_URL says (its overridesslcommonname customization). The seeds' teams run in Tokyo.
+DEFAULT_REGION = "ap-northeast-1"
 
 
 class AuthMode(enum.Enum):

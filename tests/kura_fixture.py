@@ -39,7 +39,7 @@ class KuraServer:
     home: Path
     port: int
     host: str = "127.0.0.1"
-    region: str = "us-east-1"
+    region: str = "ap-northeast-1"
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     env_extra: dict[str, str] = field(default_factory=dict)  # added to the server's environment

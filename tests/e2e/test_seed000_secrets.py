@@ -84,7 +84,7 @@ def test_embedded_text_is_the_seeds() -> None:
 def test_section_1_verbatim(fresh_kura: KuraServer) -> None:
     out = _bash(fresh_kura, "\n".join(SECTION_1) + 'echo "rds=$RDS_SECRET_ARN"\necho "app=$APP_SECRET_ARN"\n')
     arns = dict(line.split("=", 1) for line in out.splitlines() if re.match(r"(rds|app)=arn:", line))
-    prefix = "arn:aws:secretsmanager:us-east-1:"
+    prefix = f"arn:aws:secretsmanager:{fresh_kura.region}:"
     assert re.fullmatch(re.escape(prefix) + r"\d{12}:secret:auratime/rds/master-[A-Za-z0-9]{6}", arns["rds"])
     assert re.fullmatch(re.escape(prefix) + r"\d{12}:secret:auratime/rds/app-[A-Za-z0-9]{6}", arns["app"])
 

@@ -109,16 +109,30 @@ def _select(ctx: Ctx, found: list[Resource], params: dict[str, Any]) -> list[Res
     return [g for g in found if g.id in ids or g.id in by_name]
 
 
+def _by_ids(ctx: Ctx, params: dict[str, Any]) -> list[Resource] | None:
+    """Direct reads when only GroupIds are asked: no need to decode every group of the region."""
+    if params.get("GroupNames") or params.get("Filters") or not params.get("GroupIds"):
+        return None
+    ids = list(dict.fromkeys(shared.check_ids("sg", params["GroupIds"], "InvalidGroupId.Malformed")))
+    got = [ctx.store.get(KIND_SG, ctx.region, i) for i in ids]
+    absent = [i for i, g in zip(ids, got, strict=True) if g is None]
+    if absent:
+        raise records.group_missing(absent)
+    return [g for g in got if g is not None]
+
+
 @operation("ec2", "DescribeSecurityGroups")
 def describe_security_groups(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     defaults.ensure(ctx.store, ctx.region)
-    everything = ctx.store.list(KIND_SG, ctx.region)
-    found = _select(ctx, everything, params)
+    found = _by_ids(ctx, params)
+    if found is None:
+        everything = ctx.store.list(KIND_SG, ctx.region)
+        found = _select(ctx, everything, params)
+        names = {g.id: g.spec["GroupName"] for g in everything}
+        found = filters.apply(found, params.get("Filters"), _getters(ctx.account, names),
+                              wildcards=True, unknown_message=filters.EC2_UNKNOWN,
+                              tags=lambda g: shared.tags_of(g.spec))
     shared.dry_run(params)
-    names = {g.id: g.spec["GroupName"] for g in everything}
-    found = filters.apply(found, params.get("Filters"), _getters(ctx.account, names),
-                           wildcards=True, unknown_message=filters.EC2_UNKNOWN,
-                          tags=lambda g: shared.tags_of(g.spec))
     items, token = shared.page(found, lambda g: g.id, params)
     return shared.with_token({"SecurityGroups": [views.group(g, ctx.account) for g in items]}, token)
 
