@@ -1,0 +1,1 @@
+"""Data-plane adapters: small, synchronous, one per engine. Only the control plane imports them."""

@@ -1,0 +1,55 @@
+"""The contract between the RDS handlers (API plane) and the RDS reconcilers (control plane).
+
+Handlers write *desired state* into `spec`; reconcilers write *observed state* into `status`. Neither
+writes the other's half. What DescribeDBInstances shows as `DBInstanceStatus` is derived from both
+(views.instance_status), so there is one writer per field and no status to keep in sync by hand.
+
+db-instance spec (keys are RDS API member names unless noted):
+    DBInstanceIdentifier, DBInstanceClass, Engine, EngineVersion (as requested), AllocatedStorage,
+    MaxAllocatedStorage, StorageType, Iops, StorageThroughput, StorageEncrypted, KmsKeyId (key ARN),
+    MasterUsername, DBName, Port, DBSubnetGroupName, VpcSecurityGroupIds (list), AvailabilityZone,
+    BackupRetentionPeriod, PreferredBackupWindow, PreferredMaintenanceWindow, MultiAZ,
+    PubliclyAccessible, AutoMinorVersionUpgrade, EnablePerformanceInsights,
+    PerformanceInsightsRetentionPeriod, PerformanceInsightsKMSKeyId, MonitoringInterval,
+    MonitoringRoleArn, DeletionProtection, CopyTagsToSnapshot, CACertificateIdentifier,
+    DBParameterGroupName, Tags (dict key → value), DbiResourceId, InstanceCreateTime (epoch),
+    EnableCloudwatchLogsExports (list), EnableIAMDatabaseAuthentication, LicenseModel, NetworkType,
+    ManageMasterUserPassword (bool), MasterUserSecretArn, MasterUserSecretKmsKeyId,
+    PendingModifiedValues (dict: what ModifyDBInstance deferred to the maintenance window),
+  and Kura's own (lower_snake_case, never shown to clients):
+    master_password_sealed  base64 of MasterKey.seal(password, aad=instance ARN); absent when
+                            ManageMasterUserPassword (the password then lives in the secret)
+    desired                 "available" | "stopped" | "deleted"
+    reboot_seq              int, +1 per RebootDBInstance (the reconciler acts when it is ahead of
+                            status.reboot_seq); force_failover alongside for the HA issue
+    password_seq            int, +1 per master password change (ModifyDBInstance / rotation)
+    final_snapshot          {"skip": bool, "identifier": str | None, "delete_automated_backups": bool}
+
+db-instance status (written only by the reconciler):
+    state           "creating" | "backing-up" | "available" | "modifying" | "rebooting" | "stopping" |
+                    "stopped" | "starting" | "deleting" | "storage-full" | "incompatible-parameters" |
+                    "failed" — the last phase the reconciler reached
+    address, port   the endpoint, once allocated
+    engine_version  the PostgreSQL version actually running (e.g. "16.15")
+    reboot_seq, password_seq   the last request of each kind carried out
+    applied         {"DBInstanceClass": …, "AllocatedStorage": …, …} what the engine runs with now
+    parameter_apply_status  "in-sync" | "applying" | "pending-reboot"
+    storage         {"used_bytes": int, "free_bytes": int, "measured_at": epoch}
+    error           the last failure, as the runtime writes it; op: the runtime's checkpoint
+
+db-parameter-group spec: DBParameterGroupName, DBParameterGroupFamily, Description, Tags,
+    Parameters: {name: {"ParameterValue": str, "ApplyMethod": "immediate" | "pending-reboot"}}
+    (only the values the user set; the defaults come from the engine catalogue).
+db-subnet-group spec: DBSubnetGroupName, DBSubnetGroupDescription, VpcId, SubnetIds (list), Tags.
+"""
+
+from __future__ import annotations
+
+KIND_INSTANCE = "rds.db-instance"
+KIND_PARAMETER_GROUP = "rds.db-parameter-group"
+KIND_SUBNET_GROUP = "rds.db-subnet-group"
+
+# Every source of RDS events (DescribeEvents SourceType) Kura records.
+SOURCE_INSTANCE = "db-instance"
+SOURCE_PARAMETER_GROUP = "db-parameter-group"
+SOURCE_SUBNET_GROUP = "db-subnet-group"
