@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages Kura and its tests use; installed only when missing.
-DEB_PACKAGES ?= jq openssl ca-certificates
+DEB_PACKAGES ?= jq openssl ca-certificates postgresql postgresql-client rsync
 PYTEST_ARGS ?=
 
 .PHONY: help install deb up test lint bench clean
