@@ -5,8 +5,6 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Debian packages Kura and its tests use; installed only when missing.
-DEB_PACKAGES ?= jq openssl ca-certificates postgresql postgresql-client rsync
 PYTEST_ARGS ?=
 
 .PHONY: help install deb up test lint bench clean
@@ -20,15 +18,7 @@ help:
 install: deb $(STAMP)
 
 deb:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@scripts/install-debian-deps.sh
 
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
