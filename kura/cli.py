@@ -4,6 +4,8 @@
     kura down [--home DIR] [--all]
     kura status [--home DIR]
     kura env [--home DIR]
+    kura ca-bundle [--home DIR]
+    kura engines [list | install MAJOR [--target DIR]]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from kura import cli_engines, cli_tls
 from kura.config import DEFAULT_HOST, DEFAULT_PORT, AuthMode, Paths, Settings, default_home
 
 out = Console()
@@ -55,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what runs, where, and its health")
     status.add_argument("--home", type=Path, default=None, help=home_help)
 
+    cli_tls.add_parser(sub, home_help)
+    cli_engines.add_parser(sub, home_help)
+
     env = sub.add_parser("env", help="print export lines for the AWS CLI and SDKs",
                          description='Print shell export lines: eval "$(kura env)"')
     env.add_argument("--home", type=Path, default=None, help=home_help)
@@ -64,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     home: Path = (args.home or default_home()).expanduser().resolve()
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.command]
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env,
+               "ca-bundle": cli_tls.cmd_ca_bundle, "engines": cli_engines.cmd_engines}[args.command]
     return handler(args, home)
 
 

@@ -105,7 +105,7 @@ def allocate(store: Store, owner: str, port: int, *, mode: AddressMode | None = 
     """The endpoint of `owner`: the same on every call, unique across owners, free when first chosen.
 
     Asking again with another port (ModifyDBInstance --db-port-number) moves the endpoint to that
-    port, keeping its address when it can.
+    port, keeping its address when it can. Port 0 asks for any free port.
     """
     mode = mode or default_mode()
     with store.transaction(), _LOCK:  # the lock inside the transaction: no lock-order inversion
@@ -145,8 +145,9 @@ def _base(store: Store) -> int:
 
 
 def _pick_address(store: Store, taken: set[str], port: int, prefer: str | None) -> Endpoint:
-    if prefer is not None and prefer not in taken and is_free(prefer, port):
-        return Endpoint(prefer, port)
+    """An address no other owner has, free for `port` (0: any port the kernel finds free there)."""
+    if prefer is not None and prefer not in taken and (not port or is_free(prefer, port)):
+        return Endpoint(prefer, port or _free_port(prefer))
     base = _base(store)
     probes = 0
     first_unused: str | None = None
@@ -155,6 +156,8 @@ def _pick_address(store: Store, taken: set[str], port: int, prefer: str | None) 
         if address in taken:
             continue
         first_unused = first_unused or address
+        if not port:
+            break
         if is_free(address, port):
             return Endpoint(address, port)
         probes += 1
@@ -162,12 +165,12 @@ def _pick_address(store: Store, taken: set[str], port: int, prefer: str | None) 
             break
     if first_unused is None:
         raise AllocationError("every loopback address Kura uses is allocated")
-    # The port is held host-wide: keep an address of our own, with a port the kernel finds free.
+    # The port is held host-wide (or any will do): an address of our own, a port the kernel finds free.
     return Endpoint(first_unused, _free_port(first_unused))
 
 
 def _pick_port(taken: set[int], port: int) -> Endpoint:
-    if port not in taken and is_free(SHARED_ADDRESS, port):
+    if port and port not in taken and is_free(SHARED_ADDRESS, port):
         return Endpoint(SHARED_ADDRESS, port)
     for _ in range(100):
         found = _free_port(SHARED_ADDRESS)

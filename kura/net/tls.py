@@ -144,7 +144,10 @@ def _load_ca(spec: CaSpec, directory: Path) -> Ca | None:
         return None
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        # Kura's own 0600 file, checked against the certificate below: the RSA self-check would cost
+        # a third of a second for the 4096-bit key on every load.
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None,
+                                                 unsafe_skip_rsa_key_validation=True)
     except (OSError, ValueError) as exc:
         log.warning("tls: CA %s is unreadable (%s); making a new one", spec.identifier, exc)
         return None
@@ -162,7 +165,7 @@ def _new_key(algorithm: KeyAlgorithm) -> CaKey:
     return ec.generate_private_key(ec.SECP384R1())
 
 
-def _hash_for(key: CaKey) -> hashes.HashAlgorithm:
+def _hash_for(key: CaKey) -> hashes.SHA256 | hashes.SHA384:
     return hashes.SHA384() if isinstance(key, ec.EllipticCurvePrivateKey) else hashes.SHA256()
 
 
@@ -233,6 +236,11 @@ def issue(
         _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644, owner_ids)
     log.info("tls: issued certificate for %s (%s) by %s", owner, ", ".join(sans), ca.identifier)
     return cert_path, key_path
+
+
+def valid_till(cert_path: Path) -> dt.datetime:
+    """When the certificate at `cert_path` ends (DescribeDBInstances' CertificateDetails.ValidTill)."""
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()).not_valid_after_utc
 
 
 def san_names(sans: list[str]) -> list[x509.GeneralName]:

@@ -1,0 +1,90 @@
+"""Where an instance lives on disk, which engine runs it, and the PgNode that drives it.
+
+    $KURA_HOME/data/rds/<region>/<id>/pgdata   the data directory (WAL inside: pg_wal)
+                                      log      PostgreSQL's log files (DescribeDBLogFiles)
+                                      tls      the endpoint certificate and key
+                                      socket   Kura's private unix socket, unless that path is too
+                                               long for a socket (108 bytes): then /tmp/kura-<hash>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from kura.engines import osuser
+from kura.engines.osuser import OsUser
+from kura.engines.postgres import catalog
+from kura.engines.postgres.node import PgNode
+from kura.engines.postgres.types import PgEngine
+from kura.env import Env
+from kura.store.types import Resource
+
+_SOCKET_MAX = 107 - len("/.s.PGSQL.65535")
+_lock = threading.Lock()
+_engines: list[PgEngine] | None = None
+_user: tuple[OsUser | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    base: Path
+    pgdata: Path
+    log: Path
+    tls: Path
+    socket: Path
+
+
+def layout(env: Env, region: str, ident: str) -> Layout:
+    base = env.settings.paths.data / "rds" / region / ident
+    socket = base / "socket"
+    if len(str(socket)) > _SOCKET_MAX:
+        digest = hashlib.sha256(str(base).encode()).hexdigest()[:16]
+        socket = Path(tempfile.gettempdir()) / f"kura-{digest}"
+    return Layout(base, base / "pgdata", base / "log", base / "tls", socket)
+
+
+def engines(refresh: bool = False) -> list[PgEngine]:
+    """The installed engines, newest first (discovered once per process, or again on refresh)."""
+    global _engines
+    with _lock:
+        if _engines is None or refresh:
+            _engines = catalog.discover()
+        return list(_engines)
+
+
+def engine_for(version: str) -> PgEngine | None:
+    """The engine of exactly `version`, else the newest of its major (apt may have upgraded the minor)."""
+    for fresh in (False, True):
+        found = engines(refresh=fresh)
+        exact = [e for e in found if e.version == version]
+        same = [e for e in found if str(e.major) == version.split(".")[0]]
+        if exact or same:
+            return (exact or same)[0]
+    return None
+
+
+def run_as() -> OsUser | None:
+    global _user
+    with _lock:
+        if _user is None:
+            _user = (osuser.engine_user(),)
+        return _user[0]
+
+
+def make_node(engine: PgEngine, where: Layout) -> PgNode:
+    return PgNode(engine, where.pgdata, socket_dir=where.socket, log_dir=where.log, run_as=run_as())
+
+
+def node_for(env: Env, res: Resource) -> PgNode | None:
+    """The node of an instance whose engine is known (None before the create chose one)."""
+    version = res.status.get("engine_version")
+    if not version:
+        return None
+    engine = engine_for(str(version))
+    if engine is None:
+        return None
+    return make_node(engine, layout(env, res.region, res.id))

@@ -1,0 +1,278 @@
+"""The decider: desired (spec) + recorded (status) + observed → the one operation to run now.
+
+Pure: no store, no processes, no clock. Each operation is a fixed list of named steps (so that a
+checkpoint taken by one Kura is understood by the next); steps that find nothing to do are no-ops.
+One decision per pass, in this order: delete (preempts anything), resume a checkpointed operation,
+create, stop/start, recover a postmaster that died, reboot, class/port change, master password,
+storage growth and the storage-full fence, parameter changes. The reconciler comes straight back
+after an operation, so whatever else is due is decided on the next pass.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kura.control.rds import settings, storage
+from kura.engines.postgres.types import NodeState
+
+
+class Op(enum.StrEnum):
+    CREATE = "create"
+    DELETE = "delete"
+    STOP = "stop"
+    START = "start"
+    REBOOT = "reboot"
+    RECOVER = "recover"  # the postmaster died: start it again
+    MODIFY = "modify"  # class or port: re-render and restart
+    ROTATE_CERTIFICATE = "rotate-certificate"  # another CA: a new certificate, reloaded
+    APPLY_PARAMETERS = "apply-parameters"  # dynamic changes: re-render (the node reloads)
+    PENDING_REBOOT = "pending-reboot"  # only static changes: record that they wait
+    SET_PASSWORD = "set-password"
+    MANAGE_PASSWORD = "manage-password"  # ManageMasterUserPassword turned on
+    UNMANAGE_PASSWORD = "unmanage-password"  # … and off again
+    GROW_STORAGE = "grow-storage"
+    FENCE = "fence"  # storage-full: refuse writes
+    UNFENCE = "unfence"
+
+
+class Step(enum.StrEnum):
+    MARK = "mark"  # write the transitional state (creating, stopping, …) so clients see it
+    ENGINE = "engine"
+    ENDPOINT = "endpoint"
+    CERTIFICATE = "certificate"
+    SECRET = "secret"
+    INIT = "init"
+    CONFIGURE = "configure"
+    START = "start"
+    MASTER_USER = "master-user"
+    DATABASE = "database"
+    BACKING_UP = "backing-up"
+    STOP = "stop"
+    RESTART = "restart"
+    TERMINATE_WRITERS = "terminate-writers"
+    PASSWORD = "password"
+    ALLOCATE = "allocate"
+    REMOVE_DATA = "remove-data"
+    RELEASE_ENDPOINT = "release-endpoint"
+    DELETE_SECRET = "delete-secret"
+
+
+S = Step
+STEPS: dict[Op, tuple[Step, ...]] = {
+    Op.CREATE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.INIT, S.CONFIGURE, S.START,
+                S.MASTER_USER, S.DATABASE, S.BACKING_UP),
+    Op.DELETE: (S.MARK, S.STOP, S.REMOVE_DATA, S.RELEASE_ENDPOINT, S.DELETE_SECRET),
+    Op.STOP: (S.MARK, S.STOP),
+    Op.START: (S.MARK, S.CONFIGURE, S.START),
+    Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
+    Op.RECOVER: (S.CONFIGURE, S.START),
+    Op.MODIFY: (S.MARK, S.ENDPOINT, S.CERTIFICATE, S.CONFIGURE, S.RESTART),
+    Op.ROTATE_CERTIFICATE: (S.CERTIFICATE, S.CONFIGURE),
+    Op.APPLY_PARAMETERS: (S.CONFIGURE,),
+    Op.PENDING_REBOOT: (S.MARK,),
+    Op.SET_PASSWORD: (S.PASSWORD,),
+    Op.MANAGE_PASSWORD: (S.SECRET, S.PASSWORD),
+    Op.UNMANAGE_PASSWORD: (S.PASSWORD, S.DELETE_SECRET),
+    Op.GROW_STORAGE: (S.ALLOCATE,),
+    Op.FENCE: (S.CONFIGURE, S.TERMINATE_WRITERS),  # configure() of a running node reloads it
+    Op.UNFENCE: (S.CONFIGURE,),
+}
+# The state MARK writes for each operation that has one.
+MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.DELETE: "deleting", Op.STOP: "stopping",
+                        Op.START: "starting", Op.REBOOT: "rebooting", Op.MODIFY: "modifying"}
+# States in which a postmaster is supposed to run (a dead one is started again).
+RUNNING = frozenset({"available", "storage-full", "backing-up", "modifying"})
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    node: NodeState | None  # None: nothing on disk yet
+    want: settings.Desired | None = None  # None while the engine is not known yet
+    usage: storage.Usage | None = None
+    growth: float = 0.0  # bytes per hour
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    op: Op
+    reason: str  # one sentence: the log line and the reconcile's outcome
+    done: dict[str, Any] = field(default_factory=dict)  # status written with the last checkpoint
+    target: int | None = None  # GROW_STORAGE: the new allocation
+    abandon: str | None = None  # a checkpointed operation to drop first (delete preempts it)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return STEPS[self.op]
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def running_state(status: Mapping[str, Any]) -> str:
+    return "storage-full" if status.get("fenced") else "available"
+
+
+def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> Plan | None:
+    """The next operation for one DB instance, or None when it is where it should be."""
+    ident = str(spec.get("DBInstanceIdentifier", "?"))
+    desired = str(spec.get("desired") or "available")
+    state = status.get("state")
+    op_name = (status.get("op") or {}).get("name")
+    if desired == "deleted":
+        return Plan(Op.DELETE, f"deleted DB instance {ident}",
+                    abandon=op_name if op_name and op_name != Op.DELETE else None)
+    if op_name:
+        if state == "incompatible-parameters" and not _retry(spec, status, seen):
+            return None  # a create that could not start waits for corrected parameters
+        return _resume(Op(op_name), ident, spec, status)
+    if state in (None, "creating"):
+        return Plan(Op.CREATE, f"created DB instance {ident}", _create_done(spec))
+    if state == "failed":
+        return None
+    return _lifecycle(ident, desired, str(state), spec, status, seen)
+
+
+def _resume(op: Op, ident: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Plan:
+    done: dict[str, Any] = {}
+    if op is Op.CREATE:
+        done = _create_done(spec)
+    elif op in (Op.START, Op.MODIFY, Op.UNFENCE, Op.REBOOT):
+        done = {"state": running_state(status) if op is not Op.UNFENCE else "available"}
+        if op is Op.REBOOT:
+            done["reboot_seq"] = _int(spec.get("reboot_seq"))
+    elif op is Op.STOP:
+        done = {"state": "stopped"}
+    elif op is Op.FENCE:
+        done = {"state": "storage-full"}
+    elif op in (Op.SET_PASSWORD, Op.MANAGE_PASSWORD, Op.UNMANAGE_PASSWORD):
+        done = {"password_seq": _int(spec.get("password_seq"))}
+    return Plan(op, f"resumed {op} of DB instance {ident}", done)
+
+
+def _create_done(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"state": "available", "reboot_seq": _int(spec.get("reboot_seq")),
+            "password_seq": _int(spec.get("password_seq")), "parameter_apply_status": "in-sync"}
+
+
+def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], status: Mapping[str, Any],
+               seen: Observed) -> Plan | None:
+    if desired == "stopped":
+        if state == "stopped":
+            return None
+        return Plan(Op.STOP, f"stopped DB instance {ident}", {"state": "stopped"})
+    if state == "stopped":
+        return Plan(Op.START, f"started DB instance {ident}", {"state": running_state(status)})
+    reboot_due = _int(spec.get("reboot_seq")) > _int(status.get("reboot_seq"))
+    if state == "incompatible-parameters":
+        if _retry(spec, status, seen):
+            return Plan(Op.REBOOT, f"rebooted DB instance {ident} with its corrected parameters",
+                        {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})
+        return None
+    if state in RUNNING and seen.node is NodeState.STOPPED:
+        return Plan(Op.RECOVER, f"restarted DB instance {ident}: its postmaster had stopped")
+    if reboot_due:
+        return Plan(Op.REBOOT, f"rebooted DB instance {ident}",
+                    {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})
+    return _modifications(ident, spec, status, seen)
+
+
+def _retry(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> bool:
+    """After incompatible-parameters, try again on a reboot or once the parameters changed."""
+    if _int(spec.get("reboot_seq")) > _int(status.get("reboot_seq")):
+        return True
+    return seen.want is not None and status.get("failed_parameters") != seen.want.values
+
+
+def _modifications(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any],
+                   seen: Observed) -> Plan | None:
+    applied: Mapping[str, Any] = status.get("applied") or {}
+    if (spec.get("DBInstanceClass") != applied.get("DBInstanceClass")
+            or _int(spec.get("Port"), 5432) != _int(applied.get("Port"), 5432)):
+        return Plan(Op.MODIFY, f"modified DB instance {ident}: class {spec.get('DBInstanceClass')}, "
+                    f"port {spec.get('Port')}", {"state": running_state(status)})
+    if spec.get("CACertificateIdentifier", applied.get("CACertificateIdentifier")) != applied.get(
+            "CACertificateIdentifier"):
+        return Plan(Op.ROTATE_CERTIFICATE, f"DB instance {ident} now serves a certificate of "
+                    f"{spec.get('CACertificateIdentifier')}")
+    found = _password(ident, spec, status)
+    if found is not None:
+        return found
+    found = _storage(ident, spec, status, seen)
+    if found is not None:
+        return found
+    return _parameters(ident, spec, status, seen)
+
+
+def _password(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Plan | None:
+    done = {"password_seq": _int(spec.get("password_seq"))}
+    managed = bool(spec.get("ManageMasterUserPassword"))
+    if managed and not status.get("master_user_secret_arn"):
+        return Plan(Op.MANAGE_PASSWORD, f"DB instance {ident}: the master password is now managed in "
+                    "Secrets Manager", done)
+    if not managed and status.get("master_user_secret_arn"):
+        return Plan(Op.UNMANAGE_PASSWORD, f"DB instance {ident}: the master password is no longer "
+                    "managed in Secrets Manager", done)
+    if _int(spec.get("password_seq")) > _int(status.get("password_seq")):
+        return Plan(Op.SET_PASSWORD, f"reset the master password of DB instance {ident}", done)
+    return None
+
+
+def allocated(spec: Mapping[str, Any], status: Mapping[str, Any]) -> int:
+    """What the instance has: the user's AllocatedStorage, or more if autoscaling grew it."""
+    applied = _int((status.get("applied") or {}).get("AllocatedStorage"))
+    return max(_int(spec.get("AllocatedStorage")), applied)
+
+
+def _storage(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any],
+             seen: Observed) -> Plan | None:
+    applied = _int((status.get("applied") or {}).get("AllocatedStorage"))
+    have = allocated(spec, status)
+    if have > applied:
+        return Plan(Op.GROW_STORAGE, f"DB instance {ident} has {have} GiB of storage", target=have)
+    usage = seen.usage
+    if usage is None:
+        return None
+    target = storage.autoscale_target(usage, _int(spec.get("MaxAllocatedStorage")) or None, seen.growth)
+    if target is not None:
+        return Plan(Op.GROW_STORAGE, f"autoscaled the storage of DB instance {ident} from "
+                    f"{usage.allocated} to {target} GiB", target=target)
+    fenced = bool(status.get("fenced"))
+    if usage.full and not fenced:
+        return Plan(Op.FENCE, f"DB instance {ident} is storage-full: writes are refused",
+                    {"state": "storage-full", "fenced": True})
+    if fenced and not usage.full:
+        return Plan(Op.UNFENCE, f"DB instance {ident} has free storage again: writes are accepted",
+                    {"state": "available", "fenced": False})
+    return None
+
+
+def _parameters(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any],
+                seen: Observed) -> Plan | None:
+    want = seen.want
+    if want is None:
+        return None
+    if status.get("failed_parameters") == want.values:
+        return None  # PostgreSQL refused exactly these (recorded with an event): wait for a change
+    applied: Mapping[str, Any] = status.get("applied") or {}
+    same_group = applied.get("parameter_group") == want.group
+    diff = settings.changes(applied.get("parameters") or {}, want, same_group=same_group)
+    after = "pending-reboot" if diff.deferred else "in-sync"
+    if diff.now:
+        names = ", ".join(sorted(diff.now))
+        return Plan(Op.APPLY_PARAMETERS, f"applied {names} to DB instance {ident} without a restart",
+                    {"parameter_apply_status": after})
+    if diff.deferred and status.get("parameter_apply_status") != "pending-reboot":
+        names = ", ".join(sorted(diff.deferred))
+        return Plan(Op.PENDING_REBOOT, f"DB instance {ident}: {names} wait for a reboot",
+                    {"parameter_apply_status": "pending-reboot"})
+    if not diff.deferred and status.get("parameter_apply_status") not in (None, "in-sync"):
+        return Plan(Op.PENDING_REBOOT, f"DB instance {ident}: its parameters are in sync",
+                    {"parameter_apply_status": "in-sync"})
+    return None

@@ -1,0 +1,52 @@
+"""RDS's faults, with the HTTP status botocore's model gives each (404 for the NotFound faults)."""
+
+from __future__ import annotations
+
+import functools
+
+from kura.api.errors import AwsError
+from kura.api.models import service_model
+
+
+@functools.cache
+def _statuses() -> dict[str, int]:
+    model = service_model("rds")
+    out: dict[str, int] = {}
+    for shape in model.error_shapes:
+        error = shape.metadata.get("error") or {}
+        if error.get("code"):
+            out[str(error["code"])] = int(error.get("httpStatusCode", 400))
+    return out
+
+
+def fault(code: str, message: str) -> AwsError:
+    return AwsError(code, message, _statuses().get(code, 400))
+
+
+def invalid(message: str) -> AwsError:
+    return fault("InvalidParameterValue", message)
+
+
+def combination(message: str) -> AwsError:
+    return fault("InvalidParameterCombination", message)
+
+
+def instance_not_found(ident: str) -> AwsError:
+    return fault("DBInstanceNotFound", f"DBInstance {ident} not found.")
+
+
+def parameter_group_not_found(name: str) -> AwsError:
+    return fault("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
+
+
+def subnet_group_not_found(name: str) -> AwsError:
+    return fault("DBSubnetGroupNotFoundFault", f"DBSubnetGroup {name} not found.")
+
+
+def instance_state(message: str) -> AwsError:
+    return fault("InvalidDBInstanceState", message)
+
+
+def not_implemented(what: str) -> AwsError:
+    """A parameter Kura accepts on the wire but cannot honour: refused clearly, never ignored."""
+    return combination(f"kura does not implement {what}.")

@@ -1,0 +1,177 @@
+"""CreateDBInstance and DescribeDBInstances.
+
+CreateDBInstance validates, writes the desired instance and answers `creating` at once; the RDS
+reconciler (control plane) makes the real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kura.services.common import filters
+from kura.services.common import tags as tagging
+from kura.services.common.pagination import rds_page
+from kura.services.rds import catalogue, errors, instance_network, master_secret, shared, views
+from kura.services.rds import instance_validation as check
+from kura.services.rds.parameter_groups import default_name, find
+from kura.services.rds.records import KIND_INSTANCE
+from kura.services.registry import Ctx, operation
+
+DEFAULT_PORT = 5432
+
+
+def _refuse(params: dict[str, Any]) -> None:
+    if params.get("DBClusterIdentifier"):
+        raise errors.not_implemented("Aurora DB clusters yet (DBClusterIdentifier): create a standalone "
+                                     "postgres DB instance")
+    catalogue.check_engine(params["Engine"])
+    check.refuse_unsupported(params)
+
+
+def _credentials(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    user = params.get("MasterUsername")
+    if not user:
+        raise errors.invalid("The parameter MasterUsername must be provided and must not be blank.")
+    check.username(user)
+    password = params.get("MasterUserPassword")
+    if params.get("ManageMasterUserPassword"):
+        if password is not None:
+            raise errors.combination("You can't specify MasterUserPassword when ManageMasterUserPassword is "
+                                     "turned on.")
+        key = check.kms_key(ctx, params.get("MasterUserSecretKmsKeyId"), master_secret.DEFAULT_KEY_ALIAS)
+        secret = master_secret.create(ctx, username=user, kms_key_arn=key, tags=tags)
+        return {"MasterUsername": user, "ManageMasterUserPassword": True, "MasterUserSecretArn": secret.arn,
+                "MasterUserSecretKmsKeyId": secret.kms_key_arn}
+    if params.get("MasterUserSecretKmsKeyId"):
+        raise errors.combination("MasterUserSecretKmsKeyId needs ManageMasterUserPassword.")
+    if not password:
+        raise errors.invalid("The parameter MasterUserPassword must be provided and must not be blank.")
+    check.password(password)
+    sealed = master_secret.seal(ctx, shared.arn(ctx, KIND_INSTANCE, ident), password)
+    return {"MasterUsername": user, "ManageMasterUserPassword": False, "master_password_sealed": sealed}
+
+
+def _storage(params: dict[str, Any]) -> dict[str, Any]:
+    allocated = params.get("AllocatedStorage")
+    if allocated is None:
+        raise errors.invalid("The parameter AllocatedStorage must be provided and must not be blank.")
+    kind = params.get("StorageType") or ("io1" if params.get("Iops") else "gp2")
+    return check.storage(kind, int(allocated), params.get("Iops"), params.get("StorageThroughput"),
+                         params.get("MaxAllocatedStorage"))
+
+
+def _encryption(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    encrypted = params.get("StorageEncrypted")
+    if params.get("KmsKeyId") and encrypted is False:
+        raise errors.combination("A KmsKeyId needs StorageEncrypted: turn on storage encryption.")
+    if not (encrypted or params.get("KmsKeyId")):
+        return {"StorageEncrypted": False}
+    return {"StorageEncrypted": True, "KmsKeyId": check.kms_key(ctx, params.get("KmsKeyId"), "alias/aws/rds")}
+
+
+def _operations(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Backups, windows, monitoring and Performance Insights settings."""
+    retention = params.get("BackupRetentionPeriod", 1)
+    check.backup_retention(retention)
+    backup, maintenance = check.default_windows(ident)
+    backup = params.get("PreferredBackupWindow") or backup
+    check.backup_window(backup)
+    maintenance = check.maintenance_window(params.get("PreferredMaintenanceWindow") or maintenance)
+    interval = params.get("MonitoringInterval", 0)
+    check.monitoring(interval, params.get("MonitoringRoleArn"))
+    out: dict[str, Any] = {
+        "BackupRetentionPeriod": retention, "PreferredBackupWindow": backup,
+        "PreferredMaintenanceWindow": maintenance, "MonitoringInterval": interval,
+        "MonitoringRoleArn": params.get("MonitoringRoleArn") if interval else None,
+        "EnablePerformanceInsights": bool(params.get("EnablePerformanceInsights")),
+    }
+    if out["EnablePerformanceInsights"]:
+        days = params.get("PerformanceInsightsRetentionPeriod", 7)
+        check.pi_retention(days)
+        out["PerformanceInsightsRetentionPeriod"] = days
+        out["PerformanceInsightsKMSKeyId"] = check.kms_key(ctx, params.get("PerformanceInsightsKMSKeyId"),
+                                                           "alias/aws/rds")
+    return out
+
+
+def _engine(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    major, version = catalogue.resolve_version(ctx.store, params.get("EngineVersion"))
+    check.instance_class(params["DBInstanceClass"], version)
+    option_group = params.get("OptionGroupName")
+    if option_group is not None and option_group != f"default:postgres-{major}":
+        raise errors.fault("OptionGroupNotFoundFault",
+                           f"Specified OptionGroupName: {option_group} not found.")
+    charset = params.get("CharacterSetName")
+    if charset is not None and charset.upper().replace("-", "") != "UTF8":
+        raise errors.invalid(f"Invalid CharacterSetName {charset}: "
+                             "kura creates PostgreSQL databases in UTF8.")
+    group = find(ctx, params.get("DBParameterGroupName") or default_name(major))
+    if group.family != catalogue.family_of(major):
+        raise errors.combination(f"The parameter group {group.name} with DBParameterGroupFamily "
+                                 f"{group.family} can't be used for this instance. Use a parameter group "
+                                 f"with DBParameterGroupFamily {catalogue.family_of(major)}.")
+    port = params.get("Port", DEFAULT_PORT)
+    check.port(port)
+    if params.get("DBName") is not None:
+        check.db_name(params["DBName"])
+    return {"Engine": "postgres", "EngineVersion": version, "DBInstanceClass": params["DBInstanceClass"],
+            "DBParameterGroupName": group.name, "Port": port, "DBName": params.get("DBName"),
+            "CharacterSetName": "UTF8" if charset else None, "LicenseModel": "postgresql-license",
+            "EnableCloudwatchLogsExports": check.log_exports(params.get("EnableCloudwatchLogsExports") or [],
+                                                             version)}
+
+
+def _spec(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"DBInstanceIdentifier": ident, **_engine(ctx, params), **_storage(params)}
+    spec.update(instance_network.placement(ctx, params))
+    spec.update(_operations(ctx, ident, params))
+    spec.update(_encryption(ctx, params))
+    spec.update({
+        "MultiAZ": bool(params.get("MultiAZ")),
+        "AutoMinorVersionUpgrade": params.get("AutoMinorVersionUpgrade", True),
+        "DeletionProtection": bool(params.get("DeletionProtection")),
+        "CopyTagsToSnapshot": bool(params.get("CopyTagsToSnapshot")),
+        "CACertificateIdentifier": check.ca_certificate(params.get("CACertificateIdentifier")
+                                                        or check.DEFAULT_CA),
+        "EnableIAMDatabaseAuthentication": bool(params.get("EnableIAMDatabaseAuthentication")),
+        "NetworkType": "IPV4", "Tags": tags, "DbiResourceId": shared.new_resource_id(),
+        "InstanceCreateTime": ctx.now(), "PendingModifiedValues": {},
+        "desired": "available", "reboot_seq": 0, "password_seq": 0,
+    })
+    # Credentials last: a managed secret is made only once everything else checked out.
+    spec.update(_credentials(ctx, ident, params, tags))
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+@operation("rds", "CreateDBInstance")
+def create_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ident = shared.check_identifier(params["DBInstanceIdentifier"], "DBInstanceIdentifier")
+    _refuse(params)
+    tags = tagging.normalize(params.get("Tags"))
+    with ctx.store.transaction():
+        if ctx.store.get(KIND_INSTANCE, ctx.region, ident) is not None:
+            raise errors.fault("DBInstanceAlreadyExists", "DB instance already exists")
+        spec = _spec(ctx, ident, params, tags)
+        res = ctx.store.create(KIND_INSTANCE, ctx.region, ident, spec)
+        shared.record(ctx, KIND_INSTANCE, ident, "DB instance creation requested", "creation")
+    return {"DBInstance": views.instance(res, ctx.account, ctx.store)}
+
+
+def _getters(ctx: Ctx) -> dict[str, filters.Getter]:
+    return {
+        "db-instance-id": lambda r: [r.id, shared.arn(ctx, KIND_INSTANCE, r.id)],
+        "dbi-resource-id": lambda r: r.spec.get("DbiResourceId"),
+        "engine": lambda r: r.spec.get("Engine"),
+        "db-cluster-id": lambda r: None,
+        "domain": lambda r: None,
+    }
+
+
+@operation("rds", "DescribeDBInstances")
+def describe_db_instances(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ref = params.get("DBInstanceIdentifier")
+    found = [shared.get_instance(ctx, ref)] if ref else shared.instances(ctx)
+    found = filters.apply(found, params.get("Filters"), _getters(ctx))
+    page, marker = rds_page(found, lambda r: r.id, params)
+    items = [views.instance(r, ctx.account, ctx.store) for r in page]
+    return shared.with_marker({"DBInstances": items}, marker)

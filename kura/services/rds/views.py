@@ -1,0 +1,174 @@
+"""Stored DB instances → the DBInstance shape. DBInstanceStatus is derived from spec and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kura.services.common import tags as tagging
+from kura.services.rds import catalogue, group_views, master_secret
+from kura.services.rds.records import KIND_INSTANCE, KIND_SUBNET_GROUP
+from kura.store.types import Resource, Store
+
+# Spec fields whose value the engine must change: while status.applied differs, the instance is
+# "modifying" (only fields the reconciler reports in `applied` are compared).
+APPLIED_KEYS = ("DBInstanceClass", "AllocatedStorage", "StorageType", "Iops", "StorageThroughput", "Port",
+                "VpcSecurityGroupIds", "CACertificateIdentifier", "DBParameterGroupName", "MultiAZ",
+                "PubliclyAccessible", "MaxAllocatedStorage")
+# Route 53 zones of RDS endpoints, per region (what clients see in Endpoint.HostedZoneId).
+HOSTED_ZONES = {"us-east-1": "Z2R2ITUGPM61AM", "us-west-2": "Z1PVIF0B656C1W", "eu-west-1": "Z29XKXDKYMONMX",
+                "ap-northeast-1": "Z24O6O9L7SGTNB", "eu-central-1": "Z1RLNUO7B9Q6NB"}
+# Spec keys copied into the view as they are, when set.
+_PLAIN = ("DBInstanceClass", "Engine", "MasterUsername", "DBName", "AllocatedStorage",
+          "PreferredBackupWindow", "BackupRetentionPeriod", "AvailabilityZone",
+          "PreferredMaintenanceWindow", "MultiAZ",
+          "AutoMinorVersionUpgrade", "LicenseModel", "Iops", "StorageThroughput", "CharacterSetName",
+          "PubliclyAccessible", "StorageType", "StorageEncrypted", "KmsKeyId", "DbiResourceId",
+          "CACertificateIdentifier", "CopyTagsToSnapshot", "MonitoringInterval", "MonitoringRoleArn",
+          "PerformanceInsightsKMSKeyId", "PerformanceInsightsRetentionPeriod", "DeletionProtection",
+          "MaxAllocatedStorage", "NetworkType", "InstanceCreateTime")
+
+
+def instance_status(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """What RDS would show: the wish in the spec that the control plane has not carried out yet,
+    else the last phase the control plane reached."""
+    state = status.get("state")
+    desired = spec.get("desired", "available")
+    if desired == "deleted":
+        return "deleting"
+    if not state:
+        return "creating"
+    if state in ("creating", "deleting", "failed"):
+        return str(state)
+    if int(spec.get("reboot_seq", 0)) > int(status.get("reboot_seq", 0)):
+        return "rebooting"
+    if desired == "stopped":
+        return "stopped" if state == "stopped" else "stopping"
+    if state in ("stopped", "stopping"):
+        return "starting"
+    if int(spec.get("password_seq", 0)) > int(status.get("password_seq", 0)):
+        return "resetting-master-credentials"
+    if state == "available" and is_modifying(spec, status):
+        return "modifying"
+    return str(state)
+
+
+def is_modifying(spec: dict[str, Any], status: dict[str, Any]) -> bool:
+    applied = status.get("applied") or {}
+    for key in APPLIED_KEYS:
+        if key not in applied:
+            continue
+        if key == "AllocatedStorage":  # autoscaling may have grown it past the spec
+            if int(spec.get(key) or 0) > int(applied[key] or 0):
+                return True
+        elif applied[key] != spec.get(key):
+            return True
+    return False
+
+
+def allocated_storage(spec: dict[str, Any], status: dict[str, Any]) -> int:
+    """The user's AllocatedStorage, or more once storage autoscaling grew it."""
+    applied = (status.get("applied") or {}).get("AllocatedStorage") or 0
+    return max(int(spec.get("AllocatedStorage") or 0), int(applied))
+
+
+def _pending(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    out = dict(spec.get("PendingModifiedValues") or {})
+    if int(spec.get("password_seq", 0)) > int(status.get("password_seq", 0)):
+        out["MasterUserPassword"] = "****"
+    return out
+
+
+def _subnet_group(store: Store, res: Resource, account: str) -> dict[str, Any] | None:
+    name = res.spec.get("DBSubnetGroupName")
+    group = store.get(KIND_SUBNET_GROUP, res.region, name) if name else None
+    return group_views.subnet_group(group, account, store) if group else None
+
+
+def _endpoint(res: Resource) -> dict[str, Any] | None:
+    address, port = res.status.get("address"), res.status.get("port")
+    if not address or not port:
+        return None
+    return {"Address": address, "Port": int(port),
+            "HostedZoneId": HOSTED_ZONES.get(res.region, "Z2R2ITUGPM61AM")}
+
+
+def _secondary_zone(spec: dict[str, Any], group: dict[str, Any] | None) -> str | None:
+    if not spec.get("MultiAZ") or group is None:
+        return None
+    zones = sorted({s["SubnetAvailabilityZone"]["Name"] for s in group["Subnets"]})
+    return next((z for z in zones if z != spec.get("AvailabilityZone")), None)
+
+
+def instance(res: Resource, account: str, store: Store) -> dict[str, Any]:
+    assert res.kind == KIND_INSTANCE
+    spec, status = res.spec, res.status
+    out: dict[str, Any] = {"DBInstanceIdentifier": res.id}
+    out.update({k: spec[k] for k in _PLAIN if spec.get(k) is not None})
+    out["DBInstanceStatus"] = instance_status(spec, status)
+    out["AllocatedStorage"] = allocated_storage(spec, status)
+    out["EngineVersion"] = status.get("engine_version") or spec.get("EngineVersion")
+    endpoint = _endpoint(res)
+    if endpoint:
+        out["Endpoint"] = endpoint
+    out["DBSecurityGroups"] = []
+    out["VpcSecurityGroups"] = [{"VpcSecurityGroupId": g, "Status": "active"}
+                                for g in spec.get("VpcSecurityGroupIds") or []]
+    out["DBParameterGroups"] = [{"DBParameterGroupName": spec["DBParameterGroupName"],
+                                 "ParameterApplyStatus": status.get("parameter_apply_status", "in-sync")}]
+    group = _subnet_group(store, res, account)
+    if group:
+        out["DBSubnetGroup"] = group
+    secondary = _secondary_zone(spec, group)
+    if secondary:
+        out["SecondaryAvailabilityZone"] = secondary
+    out["PendingModifiedValues"] = _pending(spec, status)
+    out.update(_fixed(res, account, spec, status))
+    secret = master_secret.view(spec)
+    if secret:
+        out["MasterUserSecret"] = secret
+    out["TagList"] = tagging.as_list(dict(spec.get("Tags") or {}))
+    return out
+
+
+def _fixed(res: Resource, account: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """Members that follow from the rest, and the ones Kura always answers the same way."""
+    major = str(spec.get("EngineVersion", "")).split(".")[0]
+    out: dict[str, Any] = {
+        "ReadReplicaDBInstanceIdentifiers": [],
+        "ReadReplicaDBClusterIdentifiers": [],
+        "OptionGroupMemberships": [{"OptionGroupName": f"default:postgres-{major}", "Status": "in-sync"}],
+        "DbInstancePort": 0,
+        "DomainMemberships": [],
+        "DBInstanceArn": f"arn:aws:rds:{res.region}:{account}:db:{res.id}",
+        "IAMDatabaseAuthenticationEnabled": bool(spec.get("EnableIAMDatabaseAuthentication")),
+        "DatabaseInsightsMode": "standard",
+        "PerformanceInsightsEnabled": bool(spec.get("EnablePerformanceInsights")),
+        "EnabledCloudwatchLogsExports": list(spec.get("EnableCloudwatchLogsExports") or []),
+        "AssociatedRoles": [],
+        "CustomerOwnedIpEnabled": False,
+        "ActivityStreamStatus": "stopped",
+        "BackupTarget": "region",
+        "MultiTenant": False,
+        "DedicatedLogVolume": False,
+        "IsStorageConfigUpgradeAvailable": False,
+        "EngineLifecycleSupport": "open-source-rds-extended-support-disabled",
+        "DBInstanceAutomatedBackupsReplications": [],
+        "CertificateDetails": _certificate(spec, status),
+    }
+    if spec.get("MonitoringInterval"):
+        out["EnhancedMonitoringResourceArn"] = (
+            f"arn:aws:logs:{res.region}:{account}:log-group:RDSOSMetrics:log-stream:{spec.get('DbiResourceId')}")
+    if status.get("status_infos"):
+        out["StatusInfos"] = list(status["status_infos"])
+    return out
+
+
+def _certificate(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"CAIdentifier": spec.get("CACertificateIdentifier")}
+    if status.get("certificate_valid_till"):
+        out["ValidTill"] = status["certificate_valid_till"]
+    return out
+
+
+def family(spec: dict[str, Any]) -> str:
+    return catalogue.family_of(int(str(spec["EngineVersion"]).split(".")[0]))

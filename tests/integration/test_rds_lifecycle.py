@@ -1,0 +1,285 @@
+"""RDS DB instances on real PostgreSQL through a real `kura up`: create → available → psql/psycopg,
+parameter groups (dynamic and static), reboot, stop/start, delete.
+
+The helpers and the `rds_kura` fixture here are shared by the other test_rds_lifecycle_* modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from kura.control.rds import nodes
+from kura.control.rds.catalog_publisher import publish
+from kura.store.sqlite import SqliteStore
+from tests.kura_fixture import KuraServer, free_port
+
+PASSWORD = "Master-pass-1"
+pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL installed")
+
+
+def engine_major() -> int:
+    return nodes.engines()[0].major
+
+
+def make_server(home: Path, **env: str) -> KuraServer:
+    """A Kura whose home already holds the engine catalogue (what `kura up` publishes at start)."""
+    home.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(home / "state.db")
+    try:
+        publish(store)
+    finally:
+        store.close()
+    return KuraServer(home=home, port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5", **env})
+
+
+@pytest.fixture(scope="module")
+def rds_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
+    server = make_server(tmp_path_factory.mktemp("rds") / "home")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        stop_leftovers(server.home)
+
+
+def stop_leftovers(home: Path) -> None:
+    """Stop the postmasters a test left running (by their own pid: PostgreSQL's fast shutdown)."""
+    for pidfile in home.glob("data/rds/*/*/pgdata/postmaster.pid"):
+        pid = int(pidfile.read_text().split()[0])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 2)
+
+
+def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = cond()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def describe(rds: Any, ident: str) -> dict[str, Any]:
+    return dict(rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0])
+
+
+def wait_status(rds: Any, ident: str, status: str, timeout: float = 30) -> dict[str, Any]:
+    seen: list[str] = []
+
+    def check() -> dict[str, Any] | None:
+        inst = describe(rds, ident)
+        if not seen or seen[-1] != inst["DBInstanceStatus"]:
+            seen.append(inst["DBInstanceStatus"])
+        return inst if inst["DBInstanceStatus"] == status else None
+
+    try:
+        return dict(wait_for(check, timeout, f"{ident} to be {status}"))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; statuses seen: {seen}") from None
+
+
+def create(rds: Any, ident: str, **extra: Any) -> float:
+    """CreateDBInstance, then wait for `available`; returns the seconds it took."""
+    params: dict[str, Any] = {"DBInstanceIdentifier": ident, "Engine": "postgres",
+                              "DBInstanceClass": "db.t3.micro", "MasterUsername": "master",
+                              "AllocatedStorage": 20, "DBName": "app", **extra}
+    if not params.get("ManageMasterUserPassword"):
+        params.setdefault("MasterUserPassword", PASSWORD)
+    start = time.perf_counter()
+    rds.create_db_instance(**params)
+    wait_status(rds, ident, "available")
+    took = time.perf_counter() - start
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident,
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+    return took
+
+
+def connect(inst: dict[str, Any], password: str = PASSWORD, user: str = "master", dbname: str = "app",
+            **kw: Any) -> psycopg.Connection[Any]:
+    ep = inst["Endpoint"]
+    return psycopg.connect(host=ep["Address"], port=ep["Port"], user=user, password=password, dbname=dbname,
+                           sslmode=kw.pop("sslmode", "require"), connect_timeout=5, autocommit=True, **kw)
+
+
+def pgdata(server: KuraServer, ident: str) -> Path:
+    return server.home / "data" / "rds" / server.region / ident / "pgdata"
+
+
+def postmaster_pid(server: KuraServer, ident: str) -> int | None:
+    try:
+        return int((pgdata(server, ident) / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def scalar(conn: psycopg.Connection[Any], sql: str) -> Any:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def messages(rds: Any, ident: str) -> list[str]:
+    events = rds.describe_events(SourceIdentifier=ident, SourceType="db-instance", Duration=60)["Events"]
+    return [e["Message"] for e in events]
+
+
+# -- tests --------------------------------------------------------------------------------------------
+
+def test_create_then_connect_as_master(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    took = create(rds, "app-db", EngineVersion=f"{engine_major()}.1")
+    print(f"create-db-instance → available in {took:.3f} s")
+    inst = describe(rds, "app-db")
+    assert inst["Endpoint"]["Port"] == 5432 and inst["Endpoint"]["Address"].startswith("127.")
+    assert inst["EngineVersion"] == nodes.engines()[0].version
+    out = subprocess.run(["/usr/bin/psql", "-h", inst["Endpoint"]["Address"], "-p", "5432", "-U", "master",
+                          "-d", "app", "-Atc", "SELECT current_user, ssl FROM pg_stat_ssl "
+                          "WHERE pid = pg_backend_pid()"],
+                         env={**os.environ, "PGPASSWORD": PASSWORD, "PGSSLMODE": "require"},
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "master|t"
+    with connect(inst) as conn:
+        row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                           "WHERE rolname = current_user").fetchone()
+        assert row == (False, True, True)
+        assert conn.execute("SELECT pg_has_role('rds_superuser', 'member')").fetchone() == (True,)
+        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, name text)")
+        conn.execute("CREATE USER app_user WITH PASSWORD 'App-pass-1'")
+        conn.execute("GRANT CONNECT ON DATABASE app TO app_user")
+        conn.execute("GRANT USAGE ON SCHEMA public TO app_user")
+        conn.execute("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO app_user")
+        conn.execute("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO app_user")
+        assert scalar(conn, "SELECT count(*) FROM pg_stat_statements") >= 0
+        assert conn.execute("SHOW password_encryption").fetchone() == ("scram-sha-256",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER SYSTEM SET work_mem = '1GB'")
+    with connect(inst, user="app_user", password="App-pass-1") as conn:
+        conn.execute("INSERT INTO items (name) VALUES ('one')")
+        assert conn.execute("SELECT name FROM items").fetchall() == [("one",)]
+    with pytest.raises(psycopg.OperationalError):  # rds.force_ssl is on by default from 15
+        connect(inst, sslmode="disable").close()
+    assert {"DB instance created"} <= set(messages(rds, "app-db"))
+    note = f"Requested PostgreSQL {engine_major()}.1; running"
+    assert any(m.startswith(note) for m in messages(rds, "app-db"))
+
+
+def _group(rds: Any, name: str) -> None:
+    rds.create_db_parameter_group(DBParameterGroupName=name, Description="lifecycle test",
+                                  DBParameterGroupFamily=f"postgres{engine_major()}")
+
+
+def _set(rds: Any, group: str, name: str, value: str, method: str) -> None:
+    rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
+        {"ParameterName": name, "ParameterValue": value, "ApplyMethod": method}])
+
+
+def _apply_status(rds: Any, ident: str) -> str:
+    return str(describe(rds, ident)["DBParameterGroups"][0]["ParameterApplyStatus"])
+
+
+def test_parameter_group_dynamic_then_static_then_reboot(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    _group(rds, "custom-params")
+    _set(rds, "custom-params", "work_mem", "8192", "immediate")
+    create(rds, "params-db", DBParameterGroupName="custom-params")
+    inst = describe(rds, "params-db")
+    pid = postmaster_pid(rds_kura, "params-db")
+    with connect(inst) as conn:
+        assert conn.execute("SHOW work_mem").fetchone() == ("8MB",)
+        before = scalar(conn, "SHOW max_connections")
+        _set(rds, "custom-params", "work_mem", "16384", "immediate")
+        wait_for(lambda: conn.execute("SHOW work_mem").fetchone() == ("16MB",), 10, "work_mem to change")
+        assert postmaster_pid(rds_kura, "params-db") == pid  # no restart
+        wait_for(lambda: _apply_status(rds, "params-db") == "in-sync", 10, "in-sync")
+
+        _set(rds, "custom-params", "max_connections", "123", "pending-reboot")
+        wait_for(lambda: _apply_status(rds, "params-db") == "pending-reboot", 10, "pending-reboot")
+        assert conn.execute("SHOW max_connections").fetchone() == (before,)
+    assert describe(rds, "params-db")["DBInstanceStatus"] == "available"
+
+    rds.reboot_db_instance(DBInstanceIdentifier="params-db")
+    inst = wait_status(rds, "params-db", "available")
+    wait_for(lambda: _apply_status(rds, "params-db") == "in-sync", 10, "in-sync after the reboot")
+    assert postmaster_pid(rds_kura, "params-db") != pid
+    with connect(inst) as conn:
+        assert conn.execute("SHOW max_connections").fetchone() == ("123",)
+        assert conn.execute("SHOW work_mem").fetchone() == ("16MB",)
+    assert "DB instance restarted" in messages(rds, "params-db")
+
+
+def test_class_change_restarts_with_new_memory_settings(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    create(rds, "class-db")
+    with connect(describe(rds, "class-db")) as conn:
+        small = scalar(conn, "SHOW max_connections")
+    rds.modify_db_instance(DBInstanceIdentifier="class-db", DBInstanceClass="db.t3.small",
+                           ApplyImmediately=True)
+    inst = wait_for(lambda: (i := describe(rds, "class-db"))["DBInstanceStatus"] == "available"
+                    and i["DBInstanceClass"] == "db.t3.small" and i, 30, "the class change")
+    with connect(inst) as conn:
+        assert int(scalar(conn, "SHOW max_connections")) > int(small)
+
+
+def test_stop_start_then_delete(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    create(rds, "life-db")
+    pid = postmaster_pid(rds_kura, "life-db")
+    assert pid is not None and alive(pid)
+    rds.stop_db_instance(DBInstanceIdentifier="life-db")
+    wait_status(rds, "life-db", "stopped")
+    assert not alive(pid)
+    rds.start_db_instance(DBInstanceIdentifier="life-db")
+    inst = wait_status(rds, "life-db", "available")
+    with connect(inst) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    pid = postmaster_pid(rds_kura, "life-db")
+    assert pid is not None
+    data = pgdata(rds_kura, "life-db").parent
+    rds.delete_db_instance(DBInstanceIdentifier="life-db", SkipFinalSnapshot=True)
+    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="life-db",
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert not alive(pid)
+    assert not data.exists()
+    expected = {"DB instance stopped", "DB instance started", "DB instance deleted"}
+    assert expected <= set(messages(rds, "life-db"))
+
+
+def test_master_password_change(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    create(rds, "pw-db")
+    rds.modify_db_instance(DBInstanceIdentifier="pw-db", MasterUserPassword="Another-pass-2",
+                           ApplyImmediately=True)
+    inst = describe(rds, "pw-db")
+
+    def works() -> bool:
+        try:
+            connect(inst, password="Another-pass-2").close()
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    wait_for(works, 15, "the new master password")
+    with pytest.raises(psycopg.OperationalError):
+        connect(inst).close()
+    wait_status(rds, "pw-db", "available")
