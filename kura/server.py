@@ -24,6 +24,7 @@ from kura.api.gateway import Gateway
 from kura.clock import SystemClock
 from kura.config import Paths, Settings
 from kura.control import registry as control_registry
+from kura.control.rds import catalog_publisher
 from kura.control.runtime import Runtime
 from kura.crypto import MasterKey
 from kura.env import Env
@@ -106,6 +107,7 @@ def serve(settings: Settings) -> None:
     lock = acquire_lock(paths)
     env, gateway = build_env(settings)
     control_registry.load_all()
+    catalog_publisher.start(env)  # before serving: CreateDBInstance checks versions against it
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",
