@@ -73,4 +73,5 @@ def _install(major: int, target: Path) -> int:
         err.print(f"[red]Could not install PostgreSQL {major}:[/] {exc}", soft_wrap=True)
         return 1
     out.print(result.message, soft_wrap=True)
+    out.print("A running Kura offers it after a restart (kura down; kura up).")
     return 0

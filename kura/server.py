@@ -25,6 +25,7 @@ from kura.clock import SystemClock
 from kura.config import Paths, Settings
 from kura.control import registry as control_registry
 from kura.control.rds import catalog_publisher
+from kura.control.rds import instance as rds_instance
 from kura.control.runtime import Runtime
 from kura.crypto import MasterKey
 from kura.env import Env
@@ -108,6 +109,8 @@ def serve(settings: Settings) -> None:
     env, gateway = build_env(settings)
     control_registry.load_all()
     catalog_publisher.start(env)  # before serving: CreateDBInstance checks versions against it
+    if rds_instance.stop_all not in STOP_ALL_HOOKS:
+        STOP_ALL_HOOKS.append(rds_instance.stop_all)
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",

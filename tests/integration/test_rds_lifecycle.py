@@ -7,7 +7,12 @@ The helpers and the `rds_kura` fixture here are shared by the other test_rds_lif
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
+import socket
+import ssl
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +22,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from kura.config import Settings
 from kura.control.rds import nodes
-from kura.control.rds.catalog_publisher import publish
-from kura.store.sqlite import SqliteStore
+from kura.net import tls
 from tests.kura_fixture import KuraServer, free_port
 
 PASSWORD = "Master-pass-1"
@@ -31,13 +36,8 @@ def engine_major() -> int:
 
 
 def make_server(home: Path, **env: str) -> KuraServer:
-    """A Kura whose home already holds the engine catalogue (what `kura up` publishes at start)."""
+    """A Kura of its own that polls its instances every 0.5 s (tests wait less for what polling finds)."""
     home.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(home / "state.db")
-    try:
-        publish(store)
-    finally:
-        store.close()
     return KuraServer(home=home, port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5", **env})
 
 
@@ -53,11 +53,20 @@ def rds_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
 
 
 def stop_leftovers(home: Path) -> None:
-    """Stop the postmasters a test left running (by their own pid: PostgreSQL's fast shutdown)."""
-    for pidfile in home.glob("data/rds/*/*/pgdata/postmaster.pid"):
-        pid = int(pidfile.read_text().split()[0])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 2)
+    """Stop the postmasters a test left running (by their own pid: PostgreSQL's fast shutdown), and
+    remove their socket directories when those live outside the home (/tmp/kura-…)."""
+    for base in home.glob("data/rds/*/*"):
+        with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
+            pid = int((base / "pgdata" / "postmaster.pid").read_text().split()[0])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 2)
+            wait_for(functools.partial(_gone, pid), 30, f"postmaster {pid} to stop")
+        if not nodes.socket_dir(base).is_relative_to(home):
+            shutil.rmtree(nodes.socket_dir(base), ignore_errors=True)
+
+
+def _gone(pid: int) -> bool:
+    return not alive(pid)
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -283,3 +292,37 @@ def test_master_password_change(rds_kura: KuraServer) -> None:
     with pytest.raises(psycopg.OperationalError):
         connect(inst).close()
     wait_status(rds, "pw-db", "available")
+
+
+def _issuer(inst: dict[str, Any], bundle: Path) -> str:
+    """The CN of the CA that signed the server's certificate, verified against the bundle (verify-full)."""
+    with connect(inst, sslmode="verify-full", sslrootcert=str(bundle)) as conn:
+        assert scalar(conn, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is True
+    address, port = inst["Endpoint"]["Address"], inst["Endpoint"]["Port"]
+    with socket.create_connection((address, port), timeout=5) as raw:
+        raw.sendall(struct.pack("!ii", 8, 80877103))  # PostgreSQL's SSLRequest
+        assert raw.recv(1) == b"S"
+        context = ssl.create_default_context(cafile=str(bundle))
+        with context.wrap_socket(raw, server_hostname=address) as wrapped:
+            cert: Any = wrapped.getpeercert()
+    return str(dict(field[0] for field in cert["issuer"])["commonName"])
+
+
+def test_verify_full_port_change_and_ca_rotation(rds_kura: KuraServer) -> None:
+    rds = rds_kura.client("rds")
+    create(rds, "tls-db")
+    bundle = tls.write_bundle(Settings(home=rds_kura.home).paths)
+    inst = describe(rds, "tls-db")
+    assert "RSA2048" in _issuer(inst, bundle)
+
+    rds.modify_db_instance(DBInstanceIdentifier="tls-db", DBPortNumber=6543, ApplyImmediately=True)
+    inst = wait_for(lambda: (i := describe(rds, "tls-db"))["Endpoint"]["Port"] == 6543
+                    and i["DBInstanceStatus"] == "available" and i, 30, "the port change")
+    assert "RSA2048" in _issuer(inst, bundle)
+
+    pid = postmaster_pid(rds_kura, "tls-db")
+    rds.modify_db_instance(DBInstanceIdentifier="tls-db", CACertificateIdentifier="rds-ca-ecc384-g1",
+                           ApplyImmediately=True)
+    wait_for(lambda: "ECC384" in _issuer(inst, bundle), 15, "a certificate of the new CA")
+    assert postmaster_pid(rds_kura, "tls-db") == pid  # a reload, not a restart
+    wait_status(rds, "tls-db", "available")

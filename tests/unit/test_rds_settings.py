@@ -112,3 +112,13 @@ def test_the_storage_fence_overrides_the_parameter_group() -> None:
     tls = (Path("/c.crt"), Path("/c.key"), Path("/ca.pem"))
     fenced = settings.render(values, address="a", port=1, tls=tls, fenced=True)
     assert fenced.settings["default_transaction_read_only"] == "on"
+
+
+def test_shared_memory_beyond_the_class_is_incompatible() -> None:
+    assert settings.memory_bytes("131072", 8192) == GIB and settings.memory_bytes("2GB", 8192) == 2 * GIB
+    assert settings.memory_bytes("lots", 8192) is None
+    problem = settings.memory_problem({"shared_buffers": "1048576"}, "db.t3.medium")  # seed 004's 8 GiB
+    assert problem is not None and "exceeds 90% of the 4 GiB" in problem
+    assert settings.memory_problem({"shared_buffers": "131072"}, "db.t3.medium") is None
+    # Checked against the class's own memory, not Kura's capped share of this host.
+    assert settings.memory_problem({"shared_buffers": "4GB"}, "db.r6g.large") is None

@@ -139,6 +139,9 @@ def _values(work: Work, res: Resource) -> tuple[dict[str, str], bool]:
 def _configure(work: Work, ctx: steps.StepContext) -> None:
     res = ctx.res
     values, full = _values(work, res)
+    problem = settings.memory_problem(values, str(res.spec.get("DBInstanceClass"))) if full else None
+    if problem:
+        raise StartFailed(problem)  # as RDS: not started at all, `incompatible-parameters`
     fenced = {Op.FENCE: True, Op.UNFENCE: False}.get(work.plan.op, bool(res.status.get("fenced")))
     files = res.status["tls"]
     config = settings.render(values, address=str(res.status["address"]), port=int(res.status["port"]),
@@ -244,6 +247,7 @@ def _release_endpoint(work: Work, ctx: steps.StepContext) -> None:
 
 def _delete_secret(work: Work, ctx: steps.StepContext) -> None:
     master_password.delete_secret(work.env, ctx.res)
+    ctx.status["master_user_secret_arn"] = None
 
 
 StepFn = Callable[[Work, steps.StepContext], None]

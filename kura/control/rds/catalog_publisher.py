@@ -3,7 +3,7 @@
 The API plane never imports engines: DescribeDBEngineVersions, the parameter group calls and
 CreateDBInstance's version check read what is published here. Call `publish(env.store)` when the
 control plane starts (`start(env)`: before the API serves, so a create right after `kura up` finds
-its engine) and after `kura engines install` (`publish(store)`). Describing an engine makes its
+its engine) and after `kura engines install` (`publish(store, home)`). Describing an engine makes its
 template cluster on first use; `start` also makes spare copies of it and the installation's default
 CA in the background, so that the first CreateDBInstance neither copies 40 MB nor makes an RSA key.
 """
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from kura.catalog import publish_postgres
-from kura.control.rds import nodes
+from kura.control.rds import nodes, observe
 from kura.engines.postgres import catalog
 from kura.engines.postgres.templates import TemplateCache
 from kura.engines.postgres.types import PgEngine
@@ -31,16 +32,17 @@ def describe(engine: PgEngine) -> dict[str, Any]:
             "parameters": catalog.describe_config(engine)}
 
 
-def publish(store: Store) -> list[str]:
-    """Discover the engines again and publish them; returns the versions published."""
+def publish(store: Store, home: Path | None = None) -> list[str]:
+    """Discover the engines again (also under `<home>/engines`) and publish them; the versions published."""
     entries = []
-    for engine in nodes.engines(refresh=True):
+    for engine in nodes.engines(refresh=True, home=home):
         try:
             entries.append(describe(engine))
         except Exception:  # one broken build must not hide the others
             log.exception("cannot describe PostgreSQL %s in %s; it is not offered", engine.version,
                           engine.bindir)
     publish_postgres(store, entries)
+    observe.forget_catalogue()
     versions = [str(e["version"]) for e in entries]
     log.info("published PostgreSQL engines: %s", ", ".join(versions) or "none")
     return versions
@@ -58,7 +60,7 @@ def _warm(env: Env) -> None:
 
 def start(env: Env) -> threading.Thread:
     """At control-plane start: publish the catalogue now, prepare for fast creates in the background."""
-    publish(env.store)
+    publish(env.store, env.settings.paths.home)
     thread = threading.Thread(target=_warm, args=(env,), name="kura-rds-warm", daemon=True)
     thread.start()
     return thread

@@ -21,7 +21,7 @@ from typing import Any
 
 from kura.control import steps
 from kura.control.rds import actions, nodes, storage
-from kura.control.rds.observe import observe
+from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
 from kura.control.types import STATUS_OP, Outcome, PermanentError, TemporaryError
@@ -33,6 +33,7 @@ from kura.store.types import Resource
 log = logging.getLogger("kura.control.rds")
 
 POLL_SECONDS = float(os.environ.get("KURA_RDS_POLL_SECONDS", "5"))
+LOOP_WINDOW = 2.0  # the same operation finished twice within this many seconds: a decider bug
 STOPPED_POLL_SECONDS = 30.0
 MAX_CREATE_ATTEMPTS = 5
 # RDS's event messages (and categories) for what each operation finished.
@@ -112,6 +113,7 @@ def _finish(env: Env, res: Resource, chosen: Plan) -> None:
         current = env.store.get(res.kind, res.region, res.id)
         if current is not None:
             env.store.delete(current)
+        forget(res.region, res.id)
         actions.event(env, res, "DB instance deleted", "deletion")
         return
     if chosen.op is Op.GROW_STORAGE:
@@ -144,7 +146,25 @@ def execute(env: Env, res: Resource, chosen: Plan, seen: Observed) -> Outcome:
             raise
         raise TemporaryError(f"{chosen.op} of DB instance {res.id} failed: {exc}", 1.0) from exc
     _finish(env, done, chosen)
-    return Outcome(chosen.reason, requeue_after=0.0)
+    return Outcome(chosen.reason, requeue_after=_next_look(env, res, chosen))
+
+
+_last: dict[tuple[str, str], tuple[str, float]] = {}  # (region, id) → (last outcome, when)
+
+
+def _next_look(env: Env, res: Resource, chosen: Plan) -> float:
+    """At once after an operation (the next one may be due), unless the very same operation just ran:
+    then the plan keeps asking for what was done, and a hot loop would hide it, so back off and say so."""
+    key, now = (res.region, res.id), env.clock.monotonic()
+    previous = _last.get(key)
+    _last[key] = (chosen.reason, now)
+    if chosen.op is Op.DELETE:
+        _last.pop(key, None)
+    elif previous is not None and previous[0] == chosen.reason and now - previous[1] < LOOP_WINDOW:
+        log.warning('kind=%s id=%s outcome="%s again within %gs; looking again in %gs"', res.kind, res.id,
+                    chosen.reason, LOOP_WINDOW, POLL_SECONDS)
+        return POLL_SECONDS
+    return 0.0
 
 
 def _idle(env: Env, res: Resource, seen: Observed) -> Outcome:

@@ -17,15 +17,16 @@ from pathlib import Path
 
 from kura.engines import osuser
 from kura.engines.osuser import OsUser
-from kura.engines.postgres import catalog
+from kura.engines.postgres import catalog, pgproc
 from kura.engines.postgres.node import PgNode
-from kura.engines.postgres.types import PgEngine
+from kura.engines.postgres.types import NodeState, PgEngine
 from kura.env import Env
 from kura.store.types import Resource
 
 _SOCKET_MAX = 107 - len("/.s.PGSQL.65535")
 _lock = threading.Lock()
 _engines: list[PgEngine] | None = None
+_homes: set[Path] = set()  # Kura homes whose engines/ directory is searched too (`kura up --home`)
 _user: tuple[OsUser | None] | None = None
 
 
@@ -38,21 +39,32 @@ class Layout:
     socket: Path
 
 
-def layout(env: Env, region: str, ident: str) -> Layout:
-    base = env.settings.paths.data / "rds" / region / ident
+def socket_dir(base: Path) -> Path:
+    """`<base>/socket`, or a short private directory under /tmp when that path is too long."""
     socket = base / "socket"
     if len(str(socket)) > _SOCKET_MAX:
         digest = hashlib.sha256(str(base).encode()).hexdigest()[:16]
         socket = Path(tempfile.gettempdir()) / f"kura-{digest}"
-    return Layout(base, base / "pgdata", base / "log", base / "tls", socket)
+    return socket
 
 
-def engines(refresh: bool = False) -> list[PgEngine]:
-    """The installed engines, newest first (discovered once per process, or again on refresh)."""
+def layout(env: Env, region: str, ident: str) -> Layout:
+    base = env.settings.paths.data / "rds" / region / ident
+    return Layout(base, base / "pgdata", base / "log", base / "tls", socket_dir(base))
+
+
+def engines(refresh: bool = False, home: Path | None = None) -> list[PgEngine]:
+    """The installed engines, newest first (discovered once per process, or again on refresh).
+
+    `home`: also search `<home>/engines` (where `kura engines install --home` unpacks them), from now on.
+    """
     global _engines
     with _lock:
+        if home is not None and home not in _homes:
+            _homes.add(home)
+            refresh = True
         if _engines is None or refresh:
-            _engines = catalog.discover()
+            _engines = catalog.discover([h / "engines" for h in sorted(_homes)])
         return list(_engines)
 
 
@@ -88,3 +100,14 @@ def node_for(env: Env, res: Resource) -> PgNode | None:
     if engine is None:
         return None
     return make_node(engine, layout(env, res.region, res.id))
+
+
+def liveness(node: PgNode) -> NodeState | None:
+    """RUNNING while the data directory's postmaster lives, STOPPED when it does not, None with no data
+    directory. Only postmaster.pid and /proc are read: the periodic look at fifty idle instances must
+    not fork fifty backends (node.status() connects; what the plan needs is only "did it die").
+    """
+    if not node.exists():
+        return None
+    found = pgproc.read_pidfile(node.datadir)
+    return NodeState.RUNNING if found is not None and pgproc.is_live_postmaster(found) else NodeState.STOPPED

@@ -1,13 +1,17 @@
 """What the decider needs to know beyond spec and status: the postmaster, the parameters, the disk.
 
-The only reads of the outside world before a decision: the node's status (postmaster.pid, /proc and a
-connection attempt), the engine catalogue and the parameter group from the store, and `du` of the
-data directory. Nothing here changes anything.
+The only reads of the outside world before a decision: the postmaster's liveness (postmaster.pid and
+/proc), the engine catalogue and the parameter group from the store, and `du` of the data directory.
+Nothing here changes anything. What is costly is cached in this process, so that fifty idle instances
+looked at every few seconds cost little: the catalogue for CATALOGUE_TTL seconds, the resolved
+parameters while their inputs are the same, and the storage measurement for up to MEASURE_RELAXED
+seconds while more than half of the allocation and RELAXED_FREE_BYTES are free (every look otherwise).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from kura.catalog import postgres_engines
@@ -18,6 +22,13 @@ from kura.services.rds.records import KIND_PARAMETER_GROUP
 from kura.store.types import Resource
 
 _QUIET = frozenset({None, "creating", "deleting", "failed"})  # states with nothing to look at
+CATALOGUE_TTL = 30.0
+MEASURE_RELAXED = 30.0
+RELAXED_FREE_BYTES = 4 * 1024**3  # more than a disk writes in MEASURE_RELAXED seconds
+_lock = threading.Lock()
+Catalogue = tuple[str, dict[str, dict[str, Any]]]  # (version described, parameters by name)
+_catalogues: dict[int, tuple[float, Catalogue]] = {}  # major → (expires, catalogue)
+_measured: dict[tuple[str, str], tuple[float, storage.Usage]] = {}  # (region, id) → (when, usage)
 
 
 @functools.cache
@@ -25,14 +36,33 @@ def _host_memory() -> int:
     return settings.host_memory()
 
 
-def catalogue(env: Env, major: int) -> dict[str, dict[str, Any]]:
-    """The published parameters of the newest installed minor of `major`, by name."""
+def catalogue(env: Env, major: int) -> Catalogue:
+    """The published parameters of the newest installed minor of `major` (cached a while)."""
+    now = env.clock.monotonic()
+    with _lock:
+        cached = _catalogues.get(major)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    found = _read_catalogue(env, major)
+    with _lock:
+        _catalogues[major] = (now + CATALOGUE_TTL, found)
+    return found
+
+
+def forget_catalogue() -> None:
+    """After publishing: the next look reads the new catalogue."""
+    with _lock:
+        _catalogues.clear()
+
+
+def _read_catalogue(env: Env, major: int) -> Catalogue:
     best: dict[str, Any] | None = None
     for entry in postgres_engines(env.store):
         if int(entry["major"]) == major and (best is None or version_key(str(entry["version"]))
                                              > version_key(str(best["version"]))):
             best = entry
-    return {str(p["name"]): p for p in (best or {}).get("parameters", [])}
+    best = best or {}
+    return str(best.get("version", "")), {str(p["name"]): p for p in best.get("parameters", [])}
 
 
 def user_parameters(env: Env, region: str, group: str) -> dict[str, dict[str, Any]]:
@@ -56,14 +86,40 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
                            allocated_gib=plan.allocated(res.spec, res.status),
                            port=int(res.spec.get("Port") or 5432))
     group = group_of(res)
-    return settings.desired(catalogue(env, major), group, user_parameters(env, res.region, group), size,
-                            major)
+    found = env.store.get(KIND_PARAMETER_GROUP, res.region, group)
+    stamp = (found.version, found.updated_at) if found else None
+    described = catalogue(env, major)[0]
+    return _desired(described, major, group, stamp, size, env, res.region)
+
+
+@functools.lru_cache(maxsize=256)
+def _desired(described: str, major: int, group: str, stamp: tuple[int, float] | None,
+             size: settings.Sizing, env: Env, region: str) -> settings.Desired:
+    """Memoised on what it depends on (the engine version described, the group's version, the sizing)."""
+    params = catalogue(env, major)[1]
+    return settings.desired(params, group, user_parameters(env, region, group), size, major)
+
+
+def forget(region: str, ident: str) -> None:
+    """A deleted instance: drop its cached measurement."""
+    with _lock:
+        _measured.pop((region, ident), None)
 
 
 def usage(env: Env, res: Resource) -> storage.Usage:
+    """The allocation and what the data directory uses, measured again when it may matter."""
+    key, now = (res.region, res.id), env.clock.monotonic()
+    allocated = plan.allocated(res.spec, res.status)
+    with _lock:
+        last = _measured.get(key)
+    if last is not None and last[1].allocated == allocated and now - last[0] < MEASURE_RELAXED \
+            and last[1].free_bytes > max(last[1].capacity / 2, RELAXED_FREE_BYTES):
+        return last[1]
     where = nodes.layout(env, res.region, res.id)
-    return storage.Usage(plan.allocated(res.spec, res.status), storage.measure(where.pgdata),
-                         storage.unit_bytes())
+    found = storage.Usage(allocated, storage.measure(where.pgdata), storage.unit_bytes())
+    with _lock:
+        _measured[key] = (now, found)
+    return found
 
 
 def observe(env: Env, res: Resource) -> plan.Observed:
@@ -72,7 +128,7 @@ def observe(env: Env, res: Resource) -> plan.Observed:
         # Creating, deleting or resuming: the plan is fixed; only the parameters may be needed.
         return plan.Observed(None, desired_for(env, res))
     node = nodes.node_for(env, res)
-    node_state = node.status().state if node is not None and node.exists() else None
+    node_state = nodes.liveness(node) if node is not None else None
     if state in ("stopped", "stopping"):
         return plan.Observed(node_state, desired_for(env, res))
     used = usage(env, res)

@@ -213,10 +213,11 @@ def _modifications(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any
 def _password(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Plan | None:
     done = {"password_seq": _int(spec.get("password_seq"))}
     managed = bool(spec.get("ManageMasterUserPassword"))
-    if managed and not status.get("master_user_secret_arn"):
+    in_use, asked = status.get("master_user_secret_arn"), spec.get("MasterUserSecretArn")
+    if managed and (not in_use or (asked and asked != in_use)):
         return Plan(Op.MANAGE_PASSWORD, f"DB instance {ident}: the master password is now managed in "
                     "Secrets Manager", done)
-    if not managed and status.get("master_user_secret_arn"):
+    if not managed and in_use:
         return Plan(Op.UNMANAGE_PASSWORD, f"DB instance {ident}: the master password is no longer "
                     "managed in Secrets Manager", done)
     if _int(spec.get("password_seq")) > _int(status.get("password_seq")):

@@ -97,6 +97,38 @@ def sizing(instance_class: str, host_bytes: int, *, allocated_gib: int = 20, por
     return Sizing(max(MIN_MEMORY, min(nominal, cap)), vcpus, allocated_gib, port)
 
 
+_MEMORY_UNITS = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+SHARED_MEMORY_LIMIT = 0.9  # of the class's memory, as RDS checks it at start
+
+
+def memory_bytes(value: str, base_unit: int) -> int | None:
+    """A memory setting as PostgreSQL reads it ("131072" in its base unit, or "1GB"); None if unreadable."""
+    text = value.strip().strip("'")
+    number = text.rstrip("BkMGT")
+    unit = text[len(number):].strip()
+    try:
+        amount = float(number)
+    except ValueError:
+        return None
+    if not unit:
+        return int(amount * base_unit)
+    return int(amount * _MEMORY_UNITS[unit]) if unit in _MEMORY_UNITS else None
+
+
+def memory_problem(values: Mapping[str, str], instance_class: str) -> str | None:
+    """Why the instance class cannot run these settings (RDS's incompatible-parameters), or None.
+
+    Checked against the class's real memory, not Kura's capped share: what RDS accepts, Kura runs.
+    """
+    found = classes.lookup(instance_class)
+    raw = values.get("shared_buffers")
+    buffers = memory_bytes(raw, 8192) if raw else None
+    if found is None or buffers is None or buffers <= SHARED_MEMORY_LIMIT * found.memory_bytes:
+        return None
+    return (f"shared_buffers {raw} ({buffers / classes.GIB:.1f} GiB) exceeds "
+            f"{SHARED_MEMORY_LIMIT:.0%} of the {found.memory_gib:g} GiB of memory of {instance_class}")
+
+
 # -- desired parameters -------------------------------------------------------------------------------
 
 def _resolve(value: str, size: Sizing) -> str:
