@@ -161,7 +161,38 @@ def cmd_status(args: argparse.Namespace, home: Path) -> int:
     for kind, count in _resource_counts(paths).items():
         table.add_row(kind, str(count))
     out.print(table)
+    instances = _instances(paths)
+    if instances:
+        inst_table = Table(title="DB instances")
+        for column in ("region", "identifier", "status", "endpoint", "engine"):
+            inst_table.add_column(column)
+        for row in instances:
+            inst_table.add_row(*row)
+        out.print(inst_table)
     return 0 if healthy else 1
+
+
+def _instances(paths: Paths) -> list[tuple[str, str, str, str, str]]:
+    """What the control plane last observed of each DB instance (read-only look at the store)."""
+    import sqlite3
+
+    if not paths.state_db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{paths.state_db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT region, id, status FROM resources WHERE kind='rds.db-instance' "
+                            "ORDER BY region, id").fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+    result = []
+    for region, ident, status_json in rows:
+        status = json.loads(status_json)
+        endpoint = f"{status['address']}:{status['port']}" if status.get("address") else "-"
+        engine = f"postgres {status['engine_version']}" if status.get("engine_version") else "-"
+        result.append((str(region), str(ident), str(status.get("state", "creating")), endpoint, engine))
+    return result
 
 
 def _resource_counts(paths: Paths) -> dict[str, int]:

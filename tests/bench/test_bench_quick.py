@@ -23,3 +23,13 @@ def test_api_latency_quick() -> None:
         assert tput["errors"] == 0 and tput["requests"] > 0
         assert data[target]["latency"]["GetSecretValue"]["n"] == data["args"]["calls"]
     print(data["summary"])
+
+
+def test_provision_quick() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "provision.py"), "--quick"],
+                         capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads((ROOT / "bench" / "results" / "provision_quick.json").read_text())
+    assert len(data["kura"]["available_s"]) == data["runs"]
+    assert data["idle"]["all_answered"] and data["idle"]["idle_pss_per_instance_mib"] > 0
+    print(data["summary"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import socket
 import ssl
 import struct
@@ -86,6 +87,7 @@ def tls_db(rds_server: KuraServer, tmp_path_factory: pytest.TempPathFactory) -> 
                                SubnetIds=subnets)
     rds.create_db_parameter_group(DBParameterGroupName=GROUP, DBParameterGroupFamily="postgres16",
                                   Description="TLS test group")
+    bundle: Path | None = None
     try:
         start = time.monotonic()
         rds.create_db_instance(
@@ -102,6 +104,8 @@ def tls_db(rds_server: KuraServer, tmp_path_factory: pytest.TempPathFactory) -> 
         yield {"db": describe(rds_server, IDENT), "bundle": bundle, "waited": waited}
     finally:
         delete_instance(rds_server, IDENT)
+        if bundle is not None:
+            shutil.rmtree(bundle.parent, ignore_errors=True)
 
 
 def _connect(tls_db: dict[str, Any], user: str, password: str, **kw: Any) -> psycopg.Connection[Any]:

@@ -269,6 +269,7 @@ def seeded(rds_server: KuraServer, tmp_path_factory: pytest.TempPathFactory) -> 
         yield {"out": proc.stdout, "err": proc.stderr, "work": work, **prereq}
     finally:
         delete_instance(rds_server, IDENT)  # a no-op once the last test deleted it
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _marker(out: str, key: str) -> str:

@@ -48,6 +48,11 @@ def test_down_keeps_then_down_all_stops_postmasters(tmp_path: Path) -> None:
         create(rds, "kept-db")
         pid = postmaster_pid(server, "kept-db")
         assert pid and alive(pid)
+        status = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(server.home)],
+                                capture_output=True, text=True, timeout=60, env={"COLUMNS": "200"})
+        assert status.returncode == 0, status.stdout
+        line = next(x for x in status.stdout.splitlines() if "kept-db" in x)
+        assert "available" in line and ":5432" in line
 
         _down(server.home)
         assert alive(pid), "plain `kura down` must leave the postmaster running"

@@ -24,6 +24,9 @@ db-instance spec (keys are RDS API member names unless noted):
                             status.reboot_seq); force_failover alongside for the HA issue
     password_seq            int, +1 per master password change (ModifyDBInstance / rotation)
     final_snapshot          {"skip": bool, "identifier": str | None, "delete_automated_backups": bool}
+    force_failover          the reboot_seq of the reboot that should fail over (the HA issue)
+    stop_snapshot           StopDBInstance's DBSnapshotIdentifier (the backups issue)
+    CharacterSetName        as given (UTF8)
 
 db-instance status (written only by the reconciler):
     state           "creating" | "backing-up" | "available" | "modifying" | "rebooting" | "stopping" |
@@ -36,6 +39,14 @@ db-instance status (written only by the reconciler):
     parameter_apply_status  "in-sync" | "applying" | "pending-reboot"
     storage         {"used_bytes": int, "free_bytes": int, "measured_at": epoch}
     error           the last failure, as the runtime writes it; op: the runtime's checkpoint
+    log_dir         where the PostgreSQL logs are (DescribeDBLogFiles reads it)
+    certificate_valid_till, tls   the endpoint certificate's expiry and files
+    fenced          storage-full fence in force; failure, failed_parameters, create_attempts: why
+                    the instance is failed / incompatible-parameters
+    master_user_secret_arn, parameter_group_seen   bookkeeping of the reconciler
+  applied holds DBInstanceClass, AllocatedStorage (grown by storage autoscaling: views show the larger
+  of spec and applied), Port, CACertificateIdentifier, parameter_group and parameters; a spec field
+  that differs from its applied value shows the instance as `modifying`.
 
 db-parameter-group spec: DBParameterGroupName, DBParameterGroupFamily, Description, Tags,
     Parameters: {name: {"ParameterValue": str, "ApplyMethod": "immediate" | "pending-reboot"}}
