@@ -236,9 +236,10 @@ def _remove_data(work: Work, ctx: steps.StepContext) -> None:
     where = nodes.layout(work.env, ctx.res.region, ctx.res.id)
     node = nodes.node_for(work.env, ctx.res)
     if node is not None:
-        node.remove()
+        node.discard(nodes.trash_dir(work.env))
     shutil.rmtree(where.socket, ignore_errors=True)
-    shutil.rmtree(where.base, ignore_errors=True)
+    shutil.rmtree(where.base, ignore_errors=True)  # logs and certificates: small
+    nodes.empty_trash_soon(work.env)
 
 
 def _release_endpoint(work: Work, ctx: steps.StepContext) -> None:

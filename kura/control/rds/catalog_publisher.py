@@ -50,6 +50,7 @@ def publish(store: Store, home: Path | None = None) -> list[str]:
 
 def _warm(env: Env) -> None:
     try:
+        nodes.empty_trash(env)
         tls.ensure_ca(env.settings.paths)
         cache = TemplateCache.default()
         for engine in nodes.engines():

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -46,6 +47,22 @@ def socket_dir(base: Path) -> Path:
         digest = hashlib.sha256(str(base).encode()).hexdigest()[:16]
         socket = Path(tempfile.gettempdir()) / f"kura-{digest}"
     return socket
+
+
+def trash_dir(env: Env) -> Path:
+    return env.settings.paths.data / "trash"
+
+
+def empty_trash(env: Env) -> None:
+    """Delete what deleted instances left in the trash (also at start: Kura may have died meanwhile)."""
+    root = trash_dir(env)
+    if root.is_dir():
+        for entry in root.iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def empty_trash_soon(env: Env) -> None:
+    threading.Thread(target=empty_trash, args=(env,), name="kura-rds-trash", daemon=True).start()
 
 
 def layout(env: Env, region: str, ident: str) -> Layout:
