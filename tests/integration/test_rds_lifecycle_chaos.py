@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,27 +16,14 @@ from tests.integration.test_rds_lifecycle import (
     create,
     describe,
     engine_major,
-    make_server,
     messages,
     postmaster_pid,
-    stop_leftovers,
     wait_for,
     wait_status,
 )
 from tests.kura_fixture import KuraServer
 
 pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL installed")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[KuraServer]:
-    srv = make_server(tmp_path / "home")
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        stop_leftovers(srv.home)
 
 
 def _log(server: KuraServer) -> str:

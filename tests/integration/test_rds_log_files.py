@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,24 +12,11 @@ from tests.integration.test_rds_lifecycle import (
     connect,
     create,
     describe,
-    make_server,
     pytestmark,
-    stop_leftovers,
 )
 from tests.kura_fixture import KuraServer
 
 __all__ = ["pytestmark"]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[KuraServer]:
-    srv = make_server(tmp_path / "home")
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        stop_leftovers(srv.home)
 
 
 def test_a_logged_error_is_downloadable(server: KuraServer) -> None:
