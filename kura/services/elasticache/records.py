@@ -19,6 +19,13 @@ cache-cluster spec (ElastiCache API member names unless lower_snake_case):
     role                "primary" | "replica" (members of a replication group; the replication-group
                         reconciler decides, the cluster reconciler follows)
     final_snapshot      FinalSnapshotIdentifier on delete, or None
+    auth_token_seq      int, +1 per AuthToken change (ModifyCacheCluster / ModifyReplicationGroup); the
+                        reconciler copies it into status.auth_token_seq once the servers use the token
+    auth_token_strategy "SET" | "ROTATE" | "DELETE": how the last change is carried out
+    auth_token_previous_sealed  the token still accepted during a ROTATE (None otherwise)
+    AuthTokenLastModifiedDate   epoch of the last AuthToken change (shown as is)
+    PendingModifiedValues       {"CacheNodeType": …, "EngineVersion": …}: changes asked for without
+                        ApplyImmediately, applied in the next maintenance window
 
 cache-cluster status (reconciler only):
     state            "creating" | "available" | "modifying" | "rebooting cache cluster nodes" |
@@ -34,7 +41,10 @@ replication-group spec: ReplicationGroupId, ReplicationGroupDescription, NumCach
     AutomaticFailoverEnabled, MultiAZEnabled, CacheNodeType, EngineVersion, CacheParameterGroupName,
     CacheSubnetGroupName, SecurityGroupIds, Port, AuthToken → auth_token_sealed, TransitEncryptionEnabled,
     AtRestEncryptionEnabled, KmsKeyId, SnapshotRetentionLimit, SnapshotWindow, PreferredMaintenanceWindow,
-    Tags, members (list of CacheClusterIds, "<group>-001", "-002", …), desired, failover_seq (TestFailover)
+    Tags, members (list of CacheClusterIds, "<group>-001", "-002", …), desired, failover_seq (TestFailover
+    and ModifyReplicationGroup PrimaryClusterId, +1 per planned failover), failover_target (the member
+    PrimaryClusterId asked for, or None: the reconciler elects), final_snapshot, ReplicationGroupCreateTime,
+    PendingModifiedValues, auth_token_* as for cache clusters (the members carry no token of their own)
 replication-group status: state ("creating" | "available" | "modifying" | "deleting"), primary (member
     id), primary_endpoint / reader_endpoint ({"address", "port"}), failover_seq, last_failover (epoch).
 
@@ -67,3 +77,4 @@ SOURCE_CLUSTER = "cache-cluster"
 SOURCE_REPLICATION_GROUP = "replication-group"
 SOURCE_PARAMETER_GROUP = "cache-parameter-group"
 SOURCE_SUBNET_GROUP = "cache-subnet-group"
+SOURCE_SNAPSHOT = "snapshot"

@@ -1,0 +1,1 @@
+"""ElastiCache's reconcilers: cache clusters, replication groups (HA), snapshots, the Redis catalogue."""
