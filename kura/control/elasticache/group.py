@@ -62,6 +62,8 @@ def _allocate(env: Env, res: Resource) -> Outcome:
     primary = addresses.allocate(env.store, _owner(env, res, "primary"), port)
     reader = addresses.allocate(env.store, _owner(env, res, "reader"), port)
     ids = [str(m) for m in res.spec.get("members") or []]
+    for ident in ids:  # the members' own addresses too, so that no replica waits for its primary's
+        addresses.allocate(env.store, common.arn(env, KIND_CACHE_CLUSTER, res.region, ident), port)
     common.patch(env, res, {
         "state": "creating", "primary": ids[0] if ids else None,
         "reader_on": ids[1] if len(ids) > 1 else (ids[0] if ids else None),
@@ -111,7 +113,9 @@ def _failover(env: Env, res: Resource, found: list[ha.Member], old: ha.Member | 
     in_sync = [str(i) for i in res.status.get("in_sync") or []]
     candidates = [m for m in found if old is None or m.id != old.id]
     if planned and old is not None and old.alive:
-        best = ha.elect(candidates, [m.id for m in candidates])
+        target = res.spec.get("failover_target")  # ModifyReplicationGroup --primary-cluster-id
+        chosen = [m for m in candidates if m.id == target] if target else candidates
+        best = ha.elect(chosen, [m.id for m in chosen])
         if best is None:
             return _no_candidate(env, res, planned)
         ha.pause_writes(old, 5000)

@@ -157,7 +157,8 @@ class RedisNode:
                       "ssl_ca_certs": str(self.datadir / TLS_NAMES[2]) if verify else None}
         # No retries: redis-py's default (3, with backoff from 1 s) would make status() of a dead node
         # take seconds; the control plane decides when to try again.
-        return redis.Redis(host=str(where["bind"]), port=int(where["port"]), password=cfg.requirepass,
+        host = str(where["bind"]).split()[0]  # the node's own address when it also binds an endpoint
+        return redis.Redis(host=host, port=int(where["port"]), password=cfg.requirepass,
                            socket_timeout=timeout, socket_connect_timeout=timeout,
                            retry=Retry(NoBackoff(), 0), decode_responses=True, **kwargs)
 

@@ -4,7 +4,13 @@ from kura.services.elasticache import (  # noqa: F401  (importing registers the 
     cluster_lifecycle,
     clusters,
     engine_versions,
+    events,
+    group_lifecycle,
     parameter_groups,
     parameters,
+    replica_count,
+    replication_groups,
+    snapshots,
     subnet_groups,
+    tags,
 )

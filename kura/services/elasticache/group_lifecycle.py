@@ -83,13 +83,15 @@ def _group_settings(spec: dict[str, Any], params: dict[str, Any], count: int) ->
     if params.get("ReplicationGroupDescription") is not None:
         out["ReplicationGroupDescription"] = params["ReplicationGroupDescription"]
     if params.get("PreferredMaintenanceWindow"):
-        out["PreferredMaintenanceWindow"] = validation.maintenance_window(params["PreferredMaintenanceWindow"])
+        window = params["PreferredMaintenanceWindow"]
+        out["PreferredMaintenanceWindow"] = validation.maintenance_window(window)
     if params.get("SnapshotWindow"):
         out["SnapshotWindow"] = validation.snapshot_window(params["SnapshotWindow"])
     if params.get("SnapshotRetentionLimit") is not None:
         out["SnapshotRetentionLimit"] = validation.retention(params["SnapshotRetentionLimit"])
-    if params.get("SnapshottingClusterId") and params["SnapshottingClusterId"] not in (spec.get("members") or []):
-        raise errors.invalid(f"SnapshottingClusterId {params['SnapshottingClusterId']} is not a member.")
+    snapshotting = params.get("SnapshottingClusterId")
+    if snapshotting and snapshotting not in (spec.get("members") or []):
+        raise errors.invalid(f"SnapshottingClusterId {snapshotting} is not a member.")
     for key in ("SnapshottingClusterId", "AutoMinorVersionUpgrade", "NotificationTopicArn"):
         if params.get(key) is not None:
             out[key] = params[key]
@@ -143,8 +145,8 @@ def test_failover(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise errors.fault("TestFailoverNotAvailableFault",
                                f"A failover of replication group {res.id} is already in progress.")
         available(ctx, res, "test failover of")
-        res = ctx.store.update(res, spec={**res.spec, "failover_seq": int(res.spec.get("failover_seq") or 0) + 1,
-                                          "failover_target": None})
+        seq = int(res.spec.get("failover_seq") or 0) + 1
+        res = ctx.store.update(res, spec={**res.spec, "failover_seq": seq, "failover_target": None})
         shared.record(ctx, KIND_REPLICATION_GROUP, res.id,
                       f"Test Failover API called for node group {NODE_GROUP}", "failover")
     return {"ReplicationGroup": views.replication_group(res, ctx.account, ctx.store)}

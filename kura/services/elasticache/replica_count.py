@@ -37,7 +37,8 @@ def _primary(res: Resource) -> str:
 
 
 def _next_ids(res: Resource, how_many: int) -> list[str]:
-    numbers = [int(m.rsplit("-", 1)[1]) for m in res.spec.get("members") or [] if m.rsplit("-", 1)[1].isdigit()]
+    suffixes = [str(m).rsplit("-", 1)[-1] for m in res.spec.get("members") or []]
+    numbers = [int(s) for s in suffixes if s.isdigit()]
     start = max(numbers, default=0) + 1
     return [replication_groups.member_id(res.id, n) for n in range(start, start + how_many)]
 

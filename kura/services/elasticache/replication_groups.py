@@ -98,7 +98,7 @@ def group_spec(ctx: Ctx, ident: str, params: dict[str, Any], count: int) -> dict
                             "MultiAZEnabled": multi_az, **settings.engine(ctx, params)}
     placed = subnet_groups.placement(ctx, {k: params.get(k) for k in ("CacheSubnetGroupName",
                                                                       "SecurityGroupIds")})
-    spec.update(CacheSubnetGroupName=placed["CacheSubnetGroupName"], SecurityGroupIds=placed["SecurityGroupIds"])
+    spec.update({k: placed[k] for k in ("CacheSubnetGroupName", "SecurityGroupIds")})
     spec.update(settings.operations(ident, params))
     spec.update(settings.security(ctx, shared.arn(ctx, KIND_REPLICATION_GROUP, ident), params))
     spec.update(settings.restore_source(ctx, params))
@@ -172,9 +172,8 @@ def delete_replication_group(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]
         if params.get("RetainPrimaryCluster"):
             members = _detach_primary(ctx, res)
         if final is None:  # with a final snapshot the reconciler deletes the members after taking it
-            for member in views.members_of(ctx.store, res):
-                if member.id in members:
-                    ctx.store.update(member, spec={**member.spec, "desired": "deleted", "final_snapshot": None})
+            for member in [m for m in views.members_of(ctx.store, res) if m.id in members]:
+                ctx.store.update(member, spec={**member.spec, "desired": "deleted", "final_snapshot": None})
         res = ctx.store.update(res, spec={**res.spec, "members": members, "desired": "deleted",
                                           "final_snapshot": final})
         shared.record(ctx, KIND_REPLICATION_GROUP, res.id, "Replication group deletion requested", "deletion")
