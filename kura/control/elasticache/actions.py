@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import shutil
 from collections.abc import Callable
 
@@ -10,8 +12,10 @@ from kura.control.elasticache import common, members, nodes, snapshot
 from kura.control.types import PermanentError, TemporaryError
 from kura.engines.redis import catalog
 from kura.engines.redis.errors import EngineNotInstalled
+from kura.env import Env
 from kura.net import addresses, tls
 from kura.services.elasticache.records import KIND_SNAPSHOT
+from kura.store.types import Resource
 
 Ctx = steps.StepContext
 
@@ -94,6 +98,59 @@ def apply_live(ctx: Ctx) -> None:
         ctx.status["parameter_apply_status"] = "pending-reboot"
 
 
+def engine_version(ctx: Ctx) -> None:
+    """A new EngineVersion (same major, as the API allows): Kura keeps running the installed Redis of that
+    major; it is recorded in status.applied (by apply) and said in an event."""
+    requested = ctx.res.spec.get("EngineVersion")
+    if (ctx.res.status.get("applied") or {}).get("EngineVersion") == requested:
+        return
+    try:
+        found, _ = catalog.resolve(nodes.engines(), str(requested) if requested else None)
+    except (EngineNotInstalled, ValueError) as exc:
+        raise PermanentError(str(exc)) from exc
+    running = str(ctx.res.status.get("engine_version") or found.version)
+    common.event(ctx.env, ctx.res, f"Engine version {requested} applied: this node runs the installed "
+                 f"Redis {running}", "configuration change")
+
+
+def auth_owner(env: Env, res: Resource) -> Resource:
+    """Who carries the AuthToken of a cache cluster: its replication group, else the cluster itself."""
+    return common.group_of(env, res) or res
+
+
+def auth_seq(env: Env, res: Resource) -> int:
+    """The AuthToken change a cache cluster's node should carry out (its owner's spec.auth_token_seq)."""
+    return int(auth_owner(env, res).spec.get("auth_token_seq") or 0)
+
+
+def _unseal(env: Env, owner: Resource, sealed: object) -> str:
+    blob = base64.b64decode(str(sealed))
+    return env.master_key.unseal(blob, aad=common.arn_of(env, owner).encode()).decode()
+
+
+def auth(ctx: Ctx) -> None:
+    """Carry out the owner's AuthToken (and its last AuthTokenUpdateStrategy) on the node:
+    SET → only the new token, ROTATE → the new one and the previous one, DELETE → no AUTH. The new
+    token is requirepass (and masterauth) in redis.conf; during a ROTATE the previous one is added to
+    the default user with ACL SETUSER after every start, since redis.conf holds one password."""
+    env, res = ctx.env, ctx.res
+    owner = auth_owner(env, res)
+    token = common.auth_token(env, res)
+    node = _node(ctx)
+    cfg = node.config()
+    if cfg.requirepass != token or cfg.masterauth != token:
+        node.configure(dataclasses.replace(cfg, requirepass=token, masterauth=token))
+    previous_sealed = owner.spec.get("auth_token_previous_sealed")
+    rotating = owner.spec.get("auth_token_strategy") == "ROTATE" and previous_sealed and token
+    if nodes.alive(node.status()):
+        if token is None:
+            node.command("ACL", "SETUSER", "default", "on", "nopass")
+        else:
+            keep = [f">{_unseal(env, owner, previous_sealed)}"] if rotating else []
+            node.command("ACL", "SETUSER", "default", "on", "resetpass", f">{token}", *keep)
+    ctx.status["auth_token_seq"] = int(owner.spec.get("auth_token_seq") or 0)
+
+
 def restore(ctx: Ctx) -> None:
     name = ctx.res.spec.get("SnapshotName")
     if not name or _node(ctx).status().pid is not None:
@@ -148,7 +205,7 @@ def release(ctx: Ctx) -> None:
     addresses.release(ctx.env.store, common.arn_of(ctx.env, ctx.res))
 
 
-def _node(ctx: Ctx) -> nodes.RedisNode:
+def _node(ctx: Ctx) -> nodes.ClusterNode:
     node = nodes.node_for(ctx.env, ctx.res)
     if node is None:
         raise TemporaryError(f"Redis {ctx.res.status.get('engine_version')} is not installed", 5.0)
@@ -159,13 +216,14 @@ def plan(op: str) -> list[steps.Step]:
     table: dict[str, list[tuple[str, Callable[[Ctx], None]]]] = {
         "create": [("mark", mark("creating")), ("engine", engine), ("endpoint", endpoint),
                    ("certificate", certificate), ("configure", configure), ("restore", restore),
-                   ("start", start)],
+                   ("start", start), ("auth", auth)],
         "delete": [("mark", mark("deleting")), ("final-snapshot", final_snapshot), ("stop", stop),
                    ("remove", remove), ("release", release)],
         "reboot": [("mark", mark("rebooting cache cluster nodes")), ("configure", configure),
-                   ("restart", restart)],
-        "modify": [("mark", mark("modifying")), ("certificate", certificate), ("apply", apply_live)],
-        "recover": [("configure", configure), ("start", start)],
+                   ("restart", restart), ("auth", auth)],
+        "modify": [("mark", mark("modifying")), ("certificate", certificate),
+                   ("engine-version", engine_version), ("apply", apply_live), ("auth", auth)],
+        "recover": [("configure", configure), ("start", start), ("auth", auth)],
     }
     return [steps.Step(name, run) for name, run in table[op]]
 

@@ -48,6 +48,8 @@ def decide(env: Env, res: Resource) -> str | None:
         return None
     if int(spec.get("reboot_seq") or 0) > int(status.get("reboot_seq") or 0):
         return "reboot"
+    if actions.auth_seq(env, res) > int(status.get("auth_token_seq") or 0):
+        return "modify"  # an AuthToken change (SET / ROTATE / DELETE) to carry out on the node
     applied = status.get("applied") or {}
     if any(applied.get(k) != spec.get(k) for k in actions.APPLIED_KEYS) \
             or applied.get("settings") != common.settings_for(env, res):

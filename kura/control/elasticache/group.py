@@ -114,8 +114,9 @@ def _failover(env: Env, res: Resource, found: list[ha.Member], old: ha.Member | 
     candidates = [m for m in found if old is None or m.id != old.id]
     if planned and old is not None and old.alive:
         target = res.spec.get("failover_target")  # ModifyReplicationGroup --primary-cluster-id
-        chosen = [m for m in candidates if m.id == target] if target else candidates
-        best = ha.elect(chosen, [m.id for m in chosen])
+        if target:
+            return _failover_to(env, res, found, old, str(target))
+        best = ha.elect(candidates, [m.id for m in candidates])
         if best is None:
             return _no_candidate(env, res, planned)
         ha.pause_writes(old, 5000)
@@ -125,6 +126,42 @@ def _failover(env: Env, res: Resource, found: list[ha.Member], old: ha.Member | 
         if best is None:
             return _no_candidate(env, res, planned)
     return _promote(env, res, found, old, best, planned)
+
+
+def _failover_to(env: Env, res: Resource, found: list[ha.Member], old: ha.Member, target: str) -> Outcome:
+    """PrimaryClusterId: promote exactly `target`, if it is a live replica in sync with the primary (its
+    replication link up) and catches up while writes are paused; else the change fails with an event."""
+    if target == old.id:
+        common.patch(env, res, {"failover_seq": int(res.spec.get("failover_seq") or 0)})
+        return Outcome(f"replication group {res.id}: {target} is already the primary", requeue_after=0.0)
+    chosen = next((m for m in found if m.id == target), None)
+    if chosen is None or not chosen.alive or chosen.status is None or not chosen.status.master_link_up:
+        common.event(env, res, f"Failed to make {target} the primary: it is not a replica in sync with "
+                     f"the primary {old.id}", "failure")
+        common.patch(env, res, {"failover_seq": int(res.spec.get("failover_seq") or 0)})
+        return Outcome(f"replication group {res.id}: {target} is not in sync", requeue_after=HA_SECONDS)
+    ha.pause_writes(old, 5000)
+    if not ha.wait_caught_up(old, chosen):
+        ha.unpause(old)
+        common.event(env, res, f"Failed to make {target} the primary: it did not catch up with the "
+                     f"primary {old.id} in {ha.SYNC_TIMEOUT:.0f} s", "failure")
+        common.patch(env, res, {"failover_seq": int(res.spec.get("failover_seq") or 0)})
+        return Outcome(f"replication group {res.id}: {target} did not catch up", requeue_after=HA_SECONDS)
+    return _promote(env, res, found, old, chosen, True)
+
+
+def _auth_applied(env: Env, res: Resource, found: list[ha.Member]) -> str | None:
+    """Record status.auth_token_seq once every member's node carries the group's AuthToken change."""
+    wanted = int(res.spec.get("auth_token_seq") or 0)
+    if wanted <= int(res.status.get("auth_token_seq") or 0):
+        return None
+    ids = [str(m) for m in res.spec.get("members") or []]
+    if len(found) < len(ids) or any(int(m.res.status.get("auth_token_seq") or 0) < wanted for m in found):
+        return None
+    common.patch(env, res, {"auth_token_seq": wanted})
+    strategy = res.spec.get("auth_token_strategy") or "ROTATE"
+    common.event(env, res, f"AuthToken updated on every node (strategy {strategy})", "configuration change")
+    return f"AuthToken change {wanted} ({strategy}) applied"
 
 
 def _no_candidate(env: Env, res: Resource, planned: bool) -> Outcome:
@@ -225,9 +262,11 @@ def _cycle(env: Env, res: Resource) -> Outcome:
         return Outcome(f"replication group {res.id}: primary {primary_id} is down", requeue_after=pace)
     assert primary is not None
     if wants_test:
-        common.event(env, res, "Test Failover API called for node group 0001", "failover")
+        target = res.spec.get("failover_target")
+        common.event(env, res, f"Primary change to {target} requested" if target
+                     else "Test Failover API called for node group 0001", "failover")
         return _failover(env, res, found, primary, planned=True)
-    did = _tend(env, res, found, primary)
+    did = _tend(env, res, found, primary) or _auth_applied(env, res, found)
     if did:
         return Outcome(f"replication group {res.id}: {did}", requeue_after=pace)
     snapshot.schedule(env, res)
