@@ -8,8 +8,9 @@
   endpoint *is* the server's address; the comparison made is the group's PrimaryEndpoint against the
   primary's own node address — the same process on two addresses, expected ≈ 1.0;
 - failover: kill -9 of a replication group's primary → first SET accepted again at the PrimaryEndpoint,
-  p50 over N trials (goal ≤ 5 s). The replication-group API handlers are not written yet, so groups are
-  made in the store as those handlers will and driven by the real reconcilers in an in-process Runtime.
+  p50 over N trials (goal ≤ 5 s); the group made with boto3 CreateReplicationGroup, its primary found
+  with DescribeReplicationGroups (NodeGroupMembers CurrentRole), each trial waiting for the old primary to
+  be back as a replica before the next.
 
     python bench/elasticache.py [--quick]
 """
@@ -33,38 +34,31 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import percentile, write_result
-from kura.config import Settings
-from kura.control import registry
-from kura.control.elasticache import catalog_publisher
-from kura.control.runtime import Runtime
-from kura.env import Env
-from kura.server import build_env
-from kura.services.elasticache.records import KIND_CACHE_CLUSTER, KIND_REPLICATION_GROUP
 from tests.integration.test_elasticache_lifecycle import ensure_catalogue, redis_pids, stop_redis, wait_for
+from tests.integration.test_elasticache_lifecycle_ha import (
+    create_group,
+    describe_group,
+    in_sync,
+    member_endpoint,
+    primary_of,
+    wait_group,
+)
 from tests.kura_fixture import KuraServer, free_port
 
-R = "ap-northeast-1"
+SETTLE = 1.2  # > 2 HA cycles of kura/control/elasticache/group.py (HA_SECONDS = 0.5)
 
 
-def create_to_available(runs: int, home: Path) -> list[float]:
-    server = KuraServer(home=home, port=free_port())
-    home.mkdir(parents=True)
-    server.start()
+def create_to_available(server: KuraServer, runs: int) -> list[float]:
+    ec = server.client("elasticache")
     samples = []
-    try:
-        ensure_catalogue(server)
-        ec = server.client("elasticache")
-        for n in range(runs):
-            ident = f"bench-{n}"
-            t0 = time.perf_counter()
-            ec.create_cache_cluster(CacheClusterId=ident, Engine="redis", CacheNodeType="cache.t3.micro",
-                                    NumCacheNodes=1)
-            wait_for(functools.partial(_available, ec, ident), 30, ident, interval=0.02)
-            samples.append(time.perf_counter() - t0)
-            ec.delete_cache_cluster(CacheClusterId=ident)
-    finally:
-        server.stop()
-        stop_redis(home)
+    for n in range(runs):
+        ident = f"bench-{n}"
+        t0 = time.perf_counter()
+        ec.create_cache_cluster(CacheClusterId=ident, Engine="redis", CacheNodeType="cache.t3.micro",
+                                NumCacheNodes=1)
+        wait_for(functools.partial(_available, ec, ident), 30, ident, interval=0.02)
+        samples.append(time.perf_counter() - t0)
+        ec.delete_cache_cluster(CacheClusterId=ident)
     return samples
 
 
@@ -73,91 +67,83 @@ def _available(ec: Any, ident: str) -> bool:
                 == "available")
 
 
-def benchmark(host: str, requests: int) -> dict[str, float]:
-    out = subprocess.run(["redis-benchmark", "-h", host, "-p", "6379", "-t", "get,set", "-n", str(requests),
-                          "-c", "50", "-q"], capture_output=True, text=True, check=True, timeout=300).stdout
+def benchmark(ep: dict[str, Any], requests: int) -> dict[str, float]:
+    out = subprocess.run(["redis-benchmark", "-h", str(ep["Address"]), "-p", str(ep["Port"]), "-t", "get,set",
+                          "-n", str(requests), "-c", "50", "-q"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
     found = {m.group(1).lower(): float(m.group(2))
              for m in re.finditer(r"^(GET|SET): ([\d.]+) requests per second", out.replace("\r", "\n"), re.M)}
     return found
 
 
-def make_group(env: Env, name: str) -> dict[str, Any]:
-    members = [f"{name}-001", f"{name}-002"]
-    env.store.create(KIND_REPLICATION_GROUP, R, name, {
-        "ReplicationGroupId": name, "members": members, "AutomaticFailoverEnabled": True,
-        "CacheNodeType": "cache.t3.micro", "desired": "available", "failover_seq": 0})
-    for member in members:
-        env.store.create(KIND_CACHE_CLUSTER, R, member, {
-            "CacheClusterId": member, "ReplicationGroupId": name, "CacheNodeType": "cache.t3.micro",
-            "desired": "available", "reboot_seq": 0})
-    return dict(wait_for(lambda: _group_ready(env, name), 30, "the replication group"))
-
-
-def _group_ready(env: Env, name: str) -> dict[str, Any] | None:
-    found = env.store.get(KIND_REPLICATION_GROUP, R, name)
-    if found is None or found.status.get("state") != "available" or not found.status.get("in_sync"):
-        return None
-    return found.status
-
-
-def failover_once(env: Env, name: str) -> float:
-    status = dict(wait_for(lambda: _group_ready(env, name), 30, "replicas in sync"))
-    primary = env.store.get(KIND_CACHE_CLUSTER, R, str(status["primary"]))
-    assert primary is not None
-    endpoint = status["primary_endpoint"]["address"]
-    os.kill(redis_pids(env.settings.paths.home)[primary.id], signal.SIGKILL)
+def failover_once(server: KuraServer, name: str) -> float:
+    wait_for(lambda: in_sync(describe_group(server, name), 1), 30, "replicas in sync")
+    time.sleep(SETTLE)  # the group's HA cycle records the replica as in sync (only those are promoted)
+    group = wait_group(server, name, lambda g: g["Status"] == "available", 30, "the group available")
+    old = primary_of(group)
+    ep = group["NodeGroups"][0]["PrimaryEndpoint"]
+    os.kill(redis_pids(server.home)[old], signal.SIGKILL)
     t0 = time.perf_counter()
 
     def writable() -> bool:
         try:
-            conn = redis.Redis(host=endpoint, socket_timeout=0.3, socket_connect_timeout=0.3)
+            conn = redis.Redis(host=ep["Address"], port=int(ep["Port"]), socket_timeout=0.3,
+                               socket_connect_timeout=0.3)
             return bool(conn.set("f", 1))
         except redis.RedisError:
             return False
 
     wait_for(writable, 30, "the primary endpoint", interval=0.01)
     took = time.perf_counter() - t0
-    wait_for(lambda: (g := env.store.get(KIND_REPLICATION_GROUP, R, name)) is not None
-             and g.status.get("in_sync") == [primary.id], 30, "the old primary to rejoin as a replica")
+    wait_group(server, name, lambda g: _replica_again(g, old), 30, "the old primary to rejoin as a replica")
     return took
 
 
-def group_runs(trials: int, requests: int, home: Path) -> tuple[list[float], dict[str, Any]]:
-    settings = Settings(home=home)
-    settings.paths.ensure()
-    env, _ = build_env(settings)
-    registry.load_all()
-    catalog_publisher.publish(env.store)
-    runtime = Runtime(env, [r for r in registry.all_reconcilers() if r.kind.startswith("elasticache.")])
-    runtime.start()
+def _replica_again(group: dict[str, Any], member: str) -> bool:
+    if group["Status"] != "available" or primary_of(group) == member:
+        return False
     try:
-        status = make_group(env, "bench")
-        primary = env.store.get(KIND_CACHE_CLUSTER, R, str(status["primary"]))
-        assert primary is not None
-        via, direct = [], []
-        for _ in range(2):  # interleaved, so that a noisy moment does not favour one side
-            via.append(benchmark(status["primary_endpoint"]["address"], requests))
-            direct.append(benchmark(str(primary.status["address"]), requests))
-        rates = {op: {"endpoint_rps": max(v[op] for v in via), "direct_rps": max(d[op] for d in direct)}
-                 for op in ("get", "set")}
-        for op in rates:
-            rates[op]["ratio"] = round(rates[op]["endpoint_rps"] / rates[op]["direct_rps"], 3)
-        return [failover_once(env, "bench") for _ in range(trials)], rates
-    finally:
-        runtime.stop()
-        stop_redis(home)
+        ep = member_endpoint(group, member)
+        info = redis.Redis(host=ep["Address"], port=int(ep["Port"]), socket_timeout=0.5).info("replication")
+        return bool(info["role"] == "slave")
+    except (redis.RedisError, StopIteration, KeyError):
+        return False
+
+
+def group_runs(server: KuraServer, trials: int, requests: int,
+               rounds: int) -> tuple[list[float], dict[str, Any]]:
+    group = create_group(server, "bench", 2)
+    primary_ep = group["NodeGroups"][0]["PrimaryEndpoint"]
+    node_ep = member_endpoint(group, primary_of(group))
+    via: list[dict[str, float]] = []
+    direct: list[dict[str, float]] = []
+    for n in range(rounds):  # interleaved, in alternating order, so that a noisy moment favours neither side
+        for ep, into in ((primary_ep, via), (node_ep, direct))[:: 1 if n % 2 == 0 else -1]:
+            into.append(benchmark(ep, requests))
+    rates: dict[str, Any] = {op: {"endpoint_rps": max(v[op] for v in via),
+                                  "direct_rps": max(d[op] for d in direct)} for op in ("get", "set")}
+    for op in rates:
+        rates[op]["ratio"] = round(rates[op]["endpoint_rps"] / rates[op]["direct_rps"], 3)
+    return [failover_once(server, "bench") for _ in range(trials)], rates
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run for CI")
     args = parser.parse_args()
-    runs, trials, requests = (3, 3, 20000) if args.quick else (10, 10, 100000)
+    runs, trials, requests, rounds = (3, 3, 50000, 4) if args.quick else (10, 10, 100000, 4)
     tmp = Path(tempfile.mkdtemp(prefix="kura-bench-ec-"))
+    home = tmp / "home"
+    home.mkdir()
+    server = KuraServer(home=home, port=free_port())
     try:
-        create = create_to_available(runs, tmp / "kura")
-        failovers, rates = group_runs(trials, requests, tmp / "group")
+        server.start()
+        ensure_catalogue(server)
+        create = create_to_available(server, runs)
+        failovers, rates = group_runs(server, trials, requests, rounds)
     finally:
+        server.stop()  # SIGTERM + stop-all: the redis-servers too
+        stop_redis(home)
         shutil.rmtree(tmp, ignore_errors=True)
     create_p50, failover_p50 = percentile(create, 50), percentile(failovers, 50)
     ratio = min(rates["get"]["ratio"], rates["set"]["ratio"])
@@ -171,7 +157,8 @@ def main() -> int:
         "create_p50_s": round(create_p50, 3),
         "redis_benchmark": rates, "failover_s": [round(s, 3) for s in failovers],
         "failover_p50_s": round(failover_p50, 3), "goals": goals,
-        "notes": "endpoints are the servers' own bind addresses (no proxy); failover via in-process Runtime"},
+        "notes": "all through boto3 against a real `kura up`; endpoints are the servers' own bind addresses "
+                 "(no proxy); failover = kill -9 of the primary → first SET accepted at the PrimaryEndpoint"},
         summary)
     return 0
 

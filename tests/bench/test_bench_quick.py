@@ -33,3 +33,12 @@ def test_provision_quick() -> None:
     assert len(data["kura"]["available_s"]) == data["runs"]
     assert data["idle"]["all_answered"] and data["idle"]["idle_pss_per_instance_mib"] > 0
     print(data["summary"])
+
+
+def test_elasticache_quick() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "elasticache.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads((ROOT / "bench" / "results" / "elasticache_quick.json").read_text())
+    assert len(data["create_to_available_s"]) == data["runs"] and data["failover_s"]
+    print(data["summary"])

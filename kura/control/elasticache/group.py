@@ -36,6 +36,8 @@ log = logging.getLogger("kura.control.elasticache")
 HA_SECONDS = 0.5
 IDLE_SECONDS = 2.0
 DEAD_AFTER = 1.5
+# A replica whose link to the primary broke at most this long ago was in sync when the primary died.
+RECENT_LINK_SECONDS = DEAD_AFTER + 4 * HA_SECONDS
 _lock = threading.Lock()
 # (region, group) → when (monotonic) the primary stopped answering
 _down_since: dict[tuple[str, str], float] = {}
@@ -122,7 +124,7 @@ def _failover(env: Env, res: Resource, found: list[ha.Member], old: ha.Member | 
         ha.pause_writes(old, 5000)
         ha.wait_caught_up(old, best)
     else:
-        best = ha.elect(candidates, in_sync)
+        best = ha.elect(candidates, in_sync, recent=RECENT_LINK_SECONDS)
         if best is None:
             return _no_candidate(env, res, planned)
     return _promote(env, res, found, old, best, planned)

@@ -51,9 +51,19 @@ class Member:
         return int(self.res.status.get("port") or common.REDIS_PORT)
 
 
-def elect(candidates: list[Member], in_sync: list[str]) -> Member | None:
-    """The replica to promote: in sync before the failure, running, most advanced; ties by id."""
-    ranked = sorted((m for m in candidates if m.alive and m.id in in_sync),
+def elect(candidates: list[Member], in_sync: list[str], recent: float | None = None) -> Member | None:
+    """The replica to promote: in sync before the failure, running, most advanced; ties by id.
+
+    `in_sync` is what the last HA cycle saw; with `recent`, a replica whose own link to the dead primary
+    was up until at most `recent` seconds ago counts too (it may have joined after that cycle, and a
+    write acknowledged by WAIT may live only there)."""
+    def eligible(m: Member) -> bool:
+        if m.id in in_sync:
+            return True
+        down = m.status.link_down_seconds if m.status is not None else None
+        return recent is not None and down is not None and down <= recent
+
+    ranked = sorted((m for m in candidates if m.alive and eligible(m)),
                     key=lambda m: (-(m.status.offset or 0) if m.status else 0, m.id))
     return ranked[0] if ranked else None
 

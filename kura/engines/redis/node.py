@@ -126,7 +126,11 @@ class RedisNode:
         role = str(info.get("role"))
         if role == "slave":
             up = info.get("master_link_status") == "up"
-            return RedisStatus(RedisState.RUNNING, pid, role, up, _int(info.get("slave_repl_offset")))
+            down = 0 if up else None
+            if not up and str(info.get("master_sync_in_progress")) == "0":
+                seconds = _int(info.get("master_link_down_since_seconds"))
+                down = seconds if seconds is not None and seconds >= 0 else None
+            return RedisStatus(RedisState.RUNNING, pid, role, up, _int(info.get("slave_repl_offset")), down)
         return RedisStatus(RedisState.RUNNING, pid, role, None, _int(info.get("master_repl_offset")))
 
     def config(self) -> RedisConfig:

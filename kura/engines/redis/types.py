@@ -47,3 +47,6 @@ class RedisStatus:
     role: str | None = None  # "master" | "slave", from INFO replication
     master_link_up: bool | None = None  # replicas only
     offset: int | None = None  # master_repl_offset (primary) or slave_repl_offset (replica)
+    # Replicas: 0 while the link is up, else seconds since it went down (None while a sync is running
+    # or the link never came up) — tells a replica that was in sync until its primary died.
+    link_down_seconds: int | None = None
