@@ -62,3 +62,14 @@ def by_cbor_service(name: str) -> str | None:
 
 def all_signing_names() -> dict[str, str]:
     return dict(_indexes()[0])
+
+
+@functools.cache
+def error_statuses(name: str) -> dict[str, int]:
+    """Error code → HTTP status, as the service's model declares them (404 for most NotFound faults)."""
+    out: dict[str, int] = {}
+    for shape in service_model(name).error_shapes:
+        error = shape.metadata.get("error") or {}
+        if error.get("code"):
+            out[str(error["code"])] = int(error.get("httpStatusCode", 400))
+    return out

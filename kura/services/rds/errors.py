@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 from kura.api.errors import AwsError
-from kura.api.models import service_model
-
-
-@functools.cache
-def _statuses() -> dict[str, int]:
-    model = service_model("rds")
-    out: dict[str, int] = {}
-    for shape in model.error_shapes:
-        error = shape.metadata.get("error") or {}
-        if error.get("code"):
-            out[str(error["code"])] = int(error.get("httpStatusCode", 400))
-    return out
+from kura.api.models import error_statuses
 
 
 def fault(code: str, message: str) -> AwsError:
-    return AwsError(code, message, _statuses().get(code, 400))
+    return AwsError(code, message, error_statuses("rds").get(code, 400))
 
 
 def invalid(message: str) -> AwsError:
