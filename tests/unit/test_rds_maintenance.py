@@ -6,10 +6,10 @@ from pathlib import Path
 
 from kura.clock import FakeClock
 from kura.config import Settings
-from kura.control.rds.maintenance import apply_due, in_window
+from kura.control.maintenance import apply_due, in_window
 from kura.crypto import MasterKey
 from kura.env import Env
-from kura.services.rds.records import KIND_INSTANCE
+from kura.services.rds.records import KIND_INSTANCE, SOURCE_INSTANCE
 from kura.store.sqlite import SqliteStore
 
 # Sunday 2026-11-22 04:30 UTC
@@ -34,11 +34,11 @@ def test_pending_values_move_into_the_spec_in_the_window(tmp_path: Path) -> None
         "DBInstanceClass": "db.t3.micro", "PreferredMaintenanceWindow": "sun:04:00-sun:05:00",
         "PendingModifiedValues": {"DBInstanceClass": "db.t3.large"}})
 
-    assert apply_due(env, res) is None  # 03:30: not yet
+    assert apply_due(env, res, SOURCE_INSTANCE) is None  # 03:30: not yet
     clock.advance(3600)
-    done = apply_due(env, res)
+    done = apply_due(env, res, SOURCE_INSTANCE)
     assert done is not None
     assert done.spec["DBInstanceClass"] == "db.t3.large" and done.spec["PendingModifiedValues"] == {}
     events = store.events("ap-northeast-1", source_id="db1")
     assert "maintenance window: DBInstanceClass=db.t3.large" in events[-1].message
-    assert apply_due(env, done) is None  # nothing left
+    assert apply_due(env, done, SOURCE_INSTANCE) is None  # nothing left

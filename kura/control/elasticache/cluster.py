@@ -14,7 +14,7 @@ import logging
 import os
 from typing import Any
 
-from kura.control import steps
+from kura.control import maintenance, steps
 from kura.control.elasticache import actions, common, members, nodes, snapshot
 from kura.control.registry import reconciler
 from kura.control.types import Outcome, PermanentError, TemporaryError
@@ -135,6 +135,8 @@ class CacheClusterReconciler:
     source_type = SOURCE_CLUSTER
 
     def reconcile(self, env: Env, res: Resource) -> Outcome:
+        if not res.spec.get("ReplicationGroupId") and res.status.get("state") == "available":
+            res = maintenance.apply_due(env, res, SOURCE_CLUSTER) or res  # a group's come from the group
         op = decide(env, res)
         if op == "create" and _group_undecided(env, res):
             return Outcome(f"cache cluster {res.id}: waiting for its replication group", requeue_after=0.1)

@@ -18,6 +18,7 @@ import logging
 import threading
 from typing import Any
 
+from kura.control import maintenance
 from kura.control.elasticache import common, ha, members, nodes, snapshot
 from kura.control.registry import reconciler
 from kura.control.types import Outcome
@@ -268,11 +269,25 @@ def _cycle(env: Env, res: Resource) -> Outcome:
         common.event(env, res, f"Primary change to {target} requested" if target
                      else "Test Failover API called for node group 0001", "failover")
         return _failover(env, res, found, primary, planned=True)
-    did = _tend(env, res, found, primary) or _auth_applied(env, res, found)
+    did = _tend(env, res, found, primary) or _auth_applied(env, res, found) or _maintenance(env, res)
     if did:
         return Outcome(f"replication group {res.id}: {did}", requeue_after=pace)
     snapshot.schedule(env, res)
     return Outcome(f"replication group {res.id} is available (primary {primary_id})", requeue_after=pace)
+
+
+def _maintenance(env: Env, res: Resource) -> str | None:
+    """In the maintenance window, the group's deferred node type / engine version reach its members
+    (whose reconcilers then apply them), in one transaction with the group's own record."""
+    pending = dict(res.spec.get("PendingModifiedValues") or {})
+    with env.store.transaction():
+        if maintenance.apply_due(env, res, SOURCE_REPLICATION_GROUP) is None:
+            return None
+        for ident in res.spec.get("members") or []:
+            member = env.store.get(KIND_CACHE_CLUSTER, res.region, str(ident))
+            if member is not None:
+                env.store.update(member, spec={**member.spec, **pending, "PendingModifiedValues": {}})
+    return "pending modifications applied in the maintenance window"
 
 
 def _creating(env: Env, res: Resource) -> Outcome:

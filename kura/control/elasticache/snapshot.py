@@ -150,7 +150,7 @@ def schedule(env: Env, res: Resource) -> None:
             if s.spec.get(key) == res.id and s.spec.get("SnapshotSource") == "automated"]
     now = env.clock.now()
     for snap in mine:
-        if float(snap.status.get("created") or now) < now - limit * DAY:
+        if float(snap.status.get("created") or now) <= now - limit * DAY:
             _remove(env, snap)
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     recent = any(float(s.status.get("created") or now) > now - DAY / 2 for s in mine)

@@ -19,8 +19,8 @@ import logging
 import os
 from typing import Any
 
-from kura.control import steps
-from kura.control.rds import actions, maintenance, nodes, storage
+from kura.control import maintenance, steps
+from kura.control.rds import actions, nodes, storage
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -188,7 +188,7 @@ class DbInstanceReconciler:
     source_type = SOURCE_INSTANCE
 
     def reconcile(self, env: Env, res: Resource) -> Outcome:
-        res = maintenance.apply_due(env, res) or res
+        res = maintenance.apply_due(env, res, SOURCE_INSTANCE) or res
         seen = observe(env, res)
         chosen = plan(res.spec, res.status, seen)
         if chosen is None:

@@ -1,7 +1,7 @@
-"""The maintenance window: what ModifyDBInstance deferred (PendingModifiedValues) is applied when the
-instance's PreferredMaintenanceWindow comes round, as RDS does.
+"""The maintenance window: what a Modify call deferred (PendingModifiedValues, without ApplyImmediately)
+is applied when the resource's PreferredMaintenanceWindow comes round, as RDS and ElastiCache do.
 
-This is the one place the control plane writes an instance's spec: it carries out the user's own
+This is the one place the control plane writes a resource's spec: it carries out the user's own
 earlier request at the time the user chose, so the values move into the desired state and the
 reconciler applies them like any other change.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from kura.env import Env
-from kura.services.rds.records import SOURCE_INSTANCE
 from kura.store.types import Event, Resource, VersionConflict
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -36,8 +35,9 @@ def in_window(window: str, now: float) -> bool:
     return minute >= start or minute < end  # the window wraps round the end of the week
 
 
-def apply_due(env: Env, res: Resource) -> Resource | None:
-    """Move due pending modifications into the spec; the updated resource, or None if none were due."""
+def apply_due(env: Env, res: Resource, source_type: str) -> Resource | None:
+    """Move due pending modifications into the spec; the updated resource, or None if none were due.
+    `source_type` names the resource in the event (DescribeEvents' SourceType)."""
     pending = res.spec.get("PendingModifiedValues") or {}
     window = res.spec.get("PreferredMaintenanceWindow")
     if not pending or not window or res.spec.get("desired") == "deleted":
@@ -50,7 +50,7 @@ def apply_due(env: Env, res: Resource) -> Resource | None:
     except VersionConflict:
         return None  # the API changed it meanwhile: the next pass decides again
     changes = ", ".join(f"{k}={v}" for k, v in sorted(pending.items()))
-    env.store.add_event(Event(res.region, SOURCE_INSTANCE, res.id,
+    env.store.add_event(Event(res.region, source_type, res.id,
                               f"Applying modifications in the maintenance window: {changes}",
                               ("maintenance",)))
     return updated
