@@ -26,6 +26,7 @@ from kura.config import Paths, Settings
 from kura.control import registry as control_registry
 from kura.control.elasticache import catalog_publisher as ec_catalog
 from kura.control.elasticache import cluster as ec_cluster
+from kura.control.rds import backups as rds_backups
 from kura.control.rds import catalog_publisher
 from kura.control.rds import instance as rds_instance
 from kura.control.runtime import Runtime
@@ -112,7 +113,8 @@ def serve(settings: Settings) -> None:
     control_registry.load_all()
     catalog_publisher.start(env)  # before serving: CreateDBInstance checks versions against it
     ec_catalog.start(env)
-    hooks: tuple[Callable[[Env], None], ...] = (rds_instance.stop_all, ec_cluster.stop_all)
+    hooks: tuple[Callable[[Env], None], ...] = (rds_instance.stop_all, rds_backups.stop_all,
+                                                ec_cluster.stop_all)
     for hook in hooks:
         if hook not in STOP_ALL_HOOKS:
             STOP_ALL_HOOKS.append(hook)

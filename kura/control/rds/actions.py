@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from kura.control import steps
-from kura.control.rds import master_password, nodes, observe, settings
+from kura.control.rds import backup_steps, master_password, nodes, observe, settings
 from kura.control.rds.plan import MARKS, Op, Plan, Step, allocated
 from kura.engines.postgres import catalog
 from kura.engines.postgres.errors import StartError
@@ -28,7 +28,8 @@ from kura.net import addresses, tls
 from kura.services.rds.records import SOURCE_INSTANCE
 from kura.store.types import Event, Resource
 
-FULL = frozenset({Op.CREATE, Op.START, Op.REBOOT, Op.RECOVER, Op.MODIFY})  # render all that is desired
+# Operations that render all that is desired.
+FULL = frozenset({Op.CREATE, Op.RESTORE, Op.START, Op.REBOOT, Op.RECOVER, Op.MODIFY})
 RDS_SUPERUSER = "rds_superuser"
 # Predefined roles RDS grants rds_superuser (those this major has); WITH ADMIN OPTION so that the
 # master user can pass them on, as on RDS.
@@ -159,6 +160,9 @@ def _configure(work: Work, ctx: steps.StepContext) -> None:
     ctx.status.update(applied=applied, fenced=fenced)
 
 
+configure = _configure  # (backup_steps re-renders after a second unpack)
+
+
 def _start(work: Work, ctx: steps.StepContext) -> None:
     try:
         work.node(ctx.res).start()
@@ -182,7 +186,10 @@ def _stop(work: Work, ctx: steps.StepContext) -> None:
 def _master_user(work: Work, ctx: steps.StepContext) -> None:
     res = ctx.res
     user = str(res.spec["MasterUsername"])
-    password = master_password.current_password(work.env, res)
+    # A restored instance's master user keeps the password it had in the source, as on RDS.
+    keep = bool(res.spec.get("restore_from")) and not res.spec.get("master_password_sealed") \
+        and not res.spec.get("ManageMasterUserPassword")
+    password = None if keep else master_password.current_password(work.env, res)
     q = master_password.quote_ident
     with work.node(res).connect() as conn:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RDS_SUPERUSER,)).fetchone() is None:
@@ -195,7 +202,8 @@ def _master_user(work: Work, ctx: steps.StepContext) -> None:
             conn.execute(f"CREATE ROLE {q(user)} LOGIN CREATEDB CREATEROLE")
         # A member of rds_superuser, not a superuser: what RDS's master user is.
         conn.execute(f"GRANT {RDS_SUPERUSER} TO {q(user)} WITH ADMIN OPTION")
-        conn.execute(master_password.alter_password_sql(user, password))
+        if password is not None:
+            conn.execute(master_password.alter_password_sql(user, password))
 
 
 def _database(work: Work, ctx: steps.StepContext) -> None:
@@ -259,6 +267,8 @@ TABLE: dict[Step, StepFn] = {
     Step.STOP: _stop, Step.RESTART: _restart, Step.TERMINATE_WRITERS: _terminate_writers,
     Step.PASSWORD: _password, Step.ALLOCATE: _allocate, Step.REMOVE_DATA: _remove_data,
     Step.RELEASE_ENDPOINT: _release_endpoint, Step.DELETE_SECRET: _delete_secret,
+    Step.RESTORE_DATA: backup_steps.restore_data, Step.REPLAY: backup_steps.replay,
+    Step.FINAL_SNAPSHOT: backup_steps.final_snapshot, Step.ARCHIVE_WAL: backup_steps.archive_wal,
 }
 
 

@@ -39,6 +39,7 @@ MAX_CREATE_ATTEMPTS = 5
 # RDS's event messages (and categories) for what each operation finished.
 EVENTS: dict[Op, tuple[str, str]] = {
     Op.CREATE: ("DB instance created", "creation"),
+    Op.RESTORE: ("DB instance restored", "creation"),
     Op.STOP: ("DB instance stopped", "notification"),
     Op.START: ("DB instance started", "notification"),
     Op.REBOOT: ("DB instance restarted", "availability"),
@@ -81,10 +82,10 @@ def _incompatible(env: Env, res: Resource, seen: Observed, chosen: Plan, reason:
     current = env.store.get(res.kind, res.region, res.id) or res
     fields: dict[str, Any] = {"state": "incompatible-parameters", "failed_parameters": failed}
     op = steps.OpState.of(current)
-    if chosen.op is Op.CREATE and op is not None:
+    if chosen.op in (Op.CREATE, Op.RESTORE) and op is not None:
         index = chosen.steps.index(Step.CONFIGURE)
         fields[STATUS_OP] = dataclasses.replace(op, step=index, step_name=Step.CONFIGURE.value).as_status()
-    _patch(env, current, fields, drop_op=chosen.op is not Op.CREATE)
+    _patch(env, current, fields, drop_op=chosen.op not in (Op.CREATE, Op.RESTORE))
     actions.event(env, res, "The DB instance has invalid parameters and could not start. Correct the "
                   "parameters of its DB parameter group and reboot it.", "failure", reason=reason[-2000:])
     return Outcome(f"DB instance {res.id} has incompatible parameters: {reason.splitlines()[0]}")
@@ -140,7 +141,7 @@ def execute(env: Env, res: Resource, chosen: Plan, seen: Observed) -> Outcome:
     except InvalidSettings as exc:
         return _rejected(env, res, seen, exc)
     except Exception as exc:
-        if chosen.op is Op.CREATE:
+        if chosen.op in (Op.CREATE, Op.RESTORE):
             return _create_failed(env, res, exc)
         if isinstance(exc, TemporaryError | PermanentError):
             raise

@@ -21,6 +21,7 @@ from kura.engines.postgres.types import NodeState
 
 class Op(enum.StrEnum):
     CREATE = "create"
+    RESTORE = "restore"  # a create whose data comes from a snapshot or an automated backup
     DELETE = "delete"
     STOP = "stop"
     START = "start"
@@ -58,13 +59,20 @@ class Step(enum.StrEnum):
     REMOVE_DATA = "remove-data"
     RELEASE_ENDPOINT = "release-endpoint"
     DELETE_SECRET = "delete-secret"
+    RESTORE_DATA = "restore-data"
+    REPLAY = "replay"
+    FINAL_SNAPSHOT = "final-snapshot"
+    ARCHIVE_WAL = "archive-wal"
 
 
 S = Step
 STEPS: dict[Op, tuple[Step, ...]] = {
     Op.CREATE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.INIT, S.CONFIGURE, S.START,
                 S.MASTER_USER, S.DATABASE, S.BACKING_UP),
-    Op.DELETE: (S.MARK, S.STOP, S.REMOVE_DATA, S.RELEASE_ENDPOINT, S.DELETE_SECRET),
+    Op.RESTORE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.RESTORE_DATA, S.CONFIGURE,
+                 S.REPLAY, S.MASTER_USER, S.DATABASE, S.BACKING_UP),
+    Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.REMOVE_DATA, S.RELEASE_ENDPOINT,
+                S.DELETE_SECRET),
     Op.STOP: (S.MARK, S.STOP),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
     Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
@@ -81,8 +89,9 @@ STEPS: dict[Op, tuple[Step, ...]] = {
     Op.UNFENCE: (S.CONFIGURE,),
 }
 # The state MARK writes for each operation that has one.
-MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.DELETE: "deleting", Op.STOP: "stopping",
-                        Op.START: "starting", Op.REBOOT: "rebooting", Op.MODIFY: "modifying"}
+MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.RESTORE: "creating", Op.DELETE: "deleting",
+                        Op.STOP: "stopping", Op.START: "starting", Op.REBOOT: "rebooting",
+                        Op.MODIFY: "modifying"}
 # States in which a postmaster is supposed to run (a dead one is started again).
 RUNNING = frozenset({"available", "storage-full", "backing-up", "modifying"})
 
@@ -133,6 +142,8 @@ def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> 
             return None  # a create that could not start waits for corrected parameters
         return _resume(Op(op_name), ident, spec, status)
     if state in (None, "creating"):
+        if spec.get("restore_from"):
+            return Plan(Op.RESTORE, f"restored DB instance {ident}", _create_done(spec))
         return Plan(Op.CREATE, f"created DB instance {ident}", _create_done(spec))
     if state == "failed":
         return None
@@ -141,7 +152,7 @@ def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> 
 
 def _resume(op: Op, ident: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Plan:
     done: dict[str, Any] = {}
-    if op is Op.CREATE:
+    if op in (Op.CREATE, Op.RESTORE):
         done = _create_done(spec)
     elif op in (Op.START, Op.MODIFY, Op.UNFENCE, Op.REBOOT):
         done = {"state": running_state(status) if op is not Op.UNFENCE else "available"}

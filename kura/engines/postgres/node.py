@@ -251,9 +251,9 @@ class PgNode:
                 return
             if not pgproc.alive(pid):
                 raise StartError(f"PostgreSQL {self.engine.version} in {self.datadir} exited during "
-                                 f"startup: {self._log_tail()}")
+                                 f"startup: {self.log_tail()}")
             time.sleep(_POLL)
-        raise StartError(f"PostgreSQL in {self.datadir} was not ready in time: {self._log_tail()}")
+        raise StartError(f"PostgreSQL in {self.datadir} was not ready in time: {self.log_tail()}")
 
     def _reload_and_wait(self, timeout: float = 2.0) -> tuple[list[str], list[str]]:
         """SIGHUP and wait until this session has re-read the files; (pending_restart names,
@@ -301,7 +301,7 @@ class PgNode:
             os.chown(tmp, self.run_as.uid, self.run_as.gid)
         os.replace(tmp, path)
 
-    def _log_tail(self, lines: int = 15) -> str:
+    def log_tail(self, lines: int = 15) -> str:
         logs = sorted((p for p in self.log_dir.glob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
         text = "".join(p.read_text(errors="replace") for p in logs[-2:])
         return "\n".join(text.strip().splitlines()[-lines:]) or "(no log output)"

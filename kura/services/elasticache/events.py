@@ -6,11 +6,10 @@ what it did. ElastiCache keeps events for 14 days; without a time range it shows
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from kura.api.protocols.common import parse_timestamp
 from kura.services.common.pagination import rds_page
+from kura.services.common.timestamps import epoch
 from kura.services.elasticache import errors, shared
 from kura.services.elasticache.records import (
     SOURCE_CLUSTER,
@@ -29,20 +28,9 @@ SOURCE_TYPES = (SOURCE_CLUSTER, SOURCE_REPLICATION_GROUP, SOURCE_PARAMETER_GROUP
                 SOURCE_SNAPSHOT)
 
 
-def _epoch(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    parsed = value if isinstance(value, datetime) else parse_timestamp(value)
-    if parsed is None:
-        raise errors.invalid(f"Invalid {name}: {value}")
-    return parsed.timestamp()
-
-
 def window(now: float, params: dict[str, Any]) -> tuple[float, float]:
     """(start, end) from StartTime, EndTime and Duration (minutes), as ElastiCache reads them."""
-    start, end = _epoch(params.get("StartTime"), "StartTime"), _epoch(params.get("EndTime"), "EndTime")
+    start, end = epoch(params.get("StartTime"), "StartTime"), epoch(params.get("EndTime"), "EndTime")
     duration = params.get("Duration")
     if duration is not None and not 0 <= duration <= MAX_DURATION:
         raise errors.invalid(f"Invalid Duration {duration}: must be between 0 and {MAX_DURATION} minutes.")

@@ -1,6 +1,7 @@
 """RDS for PostgreSQL: the API plane. Importing the package registers every handler."""
 
 from kura.services.rds import (  # noqa: F401  (importing registers the handlers)
+    automated_backups,
     certificates,
     engine_versions,
     events,
@@ -10,6 +11,9 @@ from kura.services.rds import (  # noqa: F401  (importing registers the handlers
     modify,
     parameter_groups,
     parameters,
+    restore,
+    snapshot_attributes,
+    snapshots,
     subnet_groups,
     tags,
 )

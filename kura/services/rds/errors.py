@@ -34,6 +34,23 @@ def instance_state(message: str) -> AwsError:
     return fault("InvalidDBInstanceState", message)
 
 
+def snapshot_not_found(ident: str) -> AwsError:
+    return fault("DBSnapshotNotFound", f"DBSnapshot {ident} not found.")
+
+
+def snapshot_exists(ident: str) -> AwsError:
+    return fault("DBSnapshotAlreadyExists",
+                 f"Cannot create the snapshot because a snapshot with the identifier {ident} already exists.")
+
+
+def snapshot_state(message: str) -> AwsError:
+    return fault("InvalidDBSnapshotState", message)
+
+
+def automated_backup_not_found(ref: str) -> AwsError:
+    return fault("DBInstanceAutomatedBackupNotFound", f"Automated backup {ref} not found.")
+
+
 def not_implemented(what: str) -> AwsError:
     """A parameter Kura accepts on the wire but cannot honour: refused clearly, never ignored."""
     return combination(f"kura does not implement {what}.")

@@ -6,13 +6,12 @@ asked for, the control plane what it did.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from kura.api.protocols.common import parse_timestamp
 from kura.services.common.pagination import rds_page
+from kura.services.common.timestamps import epoch
 from kura.services.rds import errors, shared
-from kura.services.rds.records import SOURCE_INSTANCE, SOURCE_PARAMETER_GROUP
+from kura.services.rds.records import SOURCE_INSTANCE, SOURCE_PARAMETER_GROUP, SOURCE_SNAPSHOT
 from kura.services.registry import Ctx, operation
 from kura.store.types import Event
 
@@ -23,23 +22,13 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
                       "failure", "low storage", "maintenance", "notification", "read replica", "recovery",
                       "restoration", "security", "security patching"),
     SOURCE_PARAMETER_GROUP: ("configuration change",),
+    SOURCE_SNAPSHOT: ("creation", "deletion", "failure", "notification", "restoration"),
 }
-
-
-def _epoch(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    parsed = value if isinstance(value, datetime) else parse_timestamp(value)
-    if parsed is None:
-        raise errors.invalid(f"Invalid {name}: {value}")
-    return parsed.timestamp()
 
 
 def _window(ctx: Ctx, params: dict[str, Any]) -> tuple[float, float]:
     now = ctx.now()
-    start, end = _epoch(params.get("StartTime"), "StartTime"), _epoch(params.get("EndTime"), "EndTime")
+    start, end = epoch(params.get("StartTime"), "StartTime"), epoch(params.get("EndTime"), "EndTime")
     duration = params.get("Duration")
     if duration is not None and duration < 0:
         raise errors.invalid(f"Invalid Duration: {duration}")

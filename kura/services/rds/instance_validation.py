@@ -113,6 +113,17 @@ def storage(storage_type: str, allocated: int, iops: int | None, throughput: int
     return out
 
 
+def kept_performance(before: dict[str, Any], size_before: int, storage_type: str, allocated: int
+                     ) -> tuple[int | None, int | None]:
+    """The IOPS and throughput a storage change keeps when none are asked for: the current ones, unless
+    the storage type changes or gp3 crosses its baseline size (its performance is then the new size's)."""
+    if storage_type != before.get("StorageType"):
+        return None, None
+    if storage_type == "gp3" and min(size_before, allocated) < GP3_BASELINE_GIB:
+        return None, None
+    return before.get("Iops"), before.get("StorageThroughput")
+
+
 def _gp3(allocated: int, iops: int | None, throughput: int | None) -> tuple[int, int]:
     if allocated < GP3_BASELINE_GIB:
         if (iops is not None and iops != 3000) or (throughput is not None and throughput != 125):

@@ -11,16 +11,25 @@ from typing import Any
 from kura.services.common import filters
 from kura.services.common import tags as tagging
 from kura.services.common.pagination import rds_page
-from kura.services.rds import catalogue, errors, instance_network, master_secret, shared, views
+from kura.services.rds import (
+    automated_backups,
+    catalogue,
+    errors,
+    instance_network,
+    master_secret,
+    shared,
+    views,
+)
 from kura.services.rds import instance_validation as check
 from kura.services.rds.parameter_groups import default_name, find
 from kura.services.rds.records import KIND_INSTANCE
 from kura.services.registry import Ctx, operation
+from kura.store.types import Resource
 
 DEFAULT_PORT = 5432
 
 
-def _refuse(params: dict[str, Any]) -> None:
+def refuse(params: dict[str, Any]) -> None:
     if params.get("DBClusterIdentifier"):
         raise errors.not_implemented("Aurora DB clusters yet (DBClusterIdentifier): create a standalone "
                                      "postgres DB instance")
@@ -121,7 +130,9 @@ def _engine(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                                                              version)}
 
 
-def _spec(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+def settings(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """Everything the spec of a new instance holds but its credentials: CreateDBInstance's and the
+    restores', which pass the source's values as defaults in `params`."""
     spec: dict[str, Any] = {"DBInstanceIdentifier": ident, **_engine(ctx, params), **_storage(params)}
     spec.update(instance_network.placement(ctx, params))
     spec.update(_operations(ctx, ident, params))
@@ -138,22 +149,34 @@ def _spec(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) ->
         "InstanceCreateTime": ctx.now(), "PendingModifiedValues": {},
         "desired": "available", "reboot_seq": 0, "password_seq": 0,
     })
-    # Credentials last: a managed secret is made only once everything else checked out.
-    spec.update(_credentials(ctx, ident, params, tags))
-    return {k: v for k, v in spec.items() if v is not None}
+    return spec
+
+
+def check_new(ctx: Ctx, ident: str) -> None:
+    if ctx.store.get(KIND_INSTANCE, ctx.region, ident) is not None:
+        raise errors.fault("DBInstanceAlreadyExists", "DB instance already exists")
+
+
+def insert(ctx: Ctx, spec: dict[str, Any], message: str, category: str) -> Resource:
+    """Store a new instance with its automated backup record and its event (in the caller's transaction)."""
+    ident = str(spec["DBInstanceIdentifier"])
+    res = ctx.store.create(KIND_INSTANCE, ctx.region, ident, {k: v for k, v in spec.items() if v is not None})
+    automated_backups.start(ctx.store, ctx.account, res)
+    shared.record(ctx, KIND_INSTANCE, ident, message, category)
+    return res
 
 
 @operation("rds", "CreateDBInstance")
 def create_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ident = shared.check_identifier(params["DBInstanceIdentifier"], "DBInstanceIdentifier")
-    _refuse(params)
+    refuse(params)
     tags = tagging.normalize(params.get("Tags"))
     with ctx.store.transaction():
-        if ctx.store.get(KIND_INSTANCE, ctx.region, ident) is not None:
-            raise errors.fault("DBInstanceAlreadyExists", "DB instance already exists")
-        spec = _spec(ctx, ident, params, tags)
-        res = ctx.store.create(KIND_INSTANCE, ctx.region, ident, spec)
-        shared.record(ctx, KIND_INSTANCE, ident, "DB instance creation requested", "creation")
+        check_new(ctx, ident)
+        spec = settings(ctx, ident, params, tags)
+        # Credentials last: a managed secret is made only once everything else checked out.
+        spec.update(_credentials(ctx, ident, params, tags))
+        res = insert(ctx, spec, "DB instance creation requested", "creation")
     return {"DBInstance": views.instance(res, ctx.account, ctx.store)}
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.services.rds import errors, shared, views
+from kura.services.rds import automated_backups, errors, shared, snapshots, views
 from kura.services.rds.records import KIND_INSTANCE
 from kura.services.registry import Ctx, operation
 from kura.store.types import Resource
 
 REBOOTABLE = ("available", "storage-full", "incompatible-parameters", "modifying")
+# States without a running PostgreSQL to snapshot: a final snapshot can't be taken (RDS refuses it too
+# while the instance is creating or failed).
+NO_FINAL_SNAPSHOT = ("creating", "failed", "incompatible-parameters")
 
 
 def _answer(ctx: Ctx, res: Resource) -> dict[str, Any]:
@@ -50,8 +53,9 @@ def stop_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         spec = {**res.spec, "desired": "stopped"}
         snapshot = params.get("DBSnapshotIdentifier")
         if snapshot:
-            # The snapshot itself comes with the backups work; the request is kept for it.
-            spec["stop_snapshot"] = shared.check_identifier(snapshot, "DBSnapshotIdentifier", 255)
+            # The reconciler stops the instance once this snapshot is taken.
+            spec["stop_snapshot"] = snapshots.new_identifier(ctx, snapshot, "DBSnapshotIdentifier")
+            snapshots.take(ctx, res, spec["stop_snapshot"], snapshots.instance_tags(res))
         res = ctx.store.update(res, spec=spec)
         shared.record(ctx, KIND_INSTANCE, res.id, "DB instance stop requested", "notification")
     return _answer(ctx, res)
@@ -94,6 +98,14 @@ def delete_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise errors.combination("Cannot delete protected DB Instance, please disable deletion "
                                      "protection and try again.")
         final = _final_snapshot(params)
+        if final["identifier"]:
+            state = _state(res)
+            if state in NO_FINAL_SNAPSHOT:
+                raise errors.instance_state(
+                    f"Instance {res.id} is currently {state} - a final snapshot cannot be taken.")
+            # The reconciler keeps the data until this snapshot is taken.
+            snapshots.take(ctx, res, final["identifier"], snapshots.instance_tags(res))
+        automated_backups.retire(ctx.store, res, final["delete_automated_backups"])
         res = ctx.store.update(res, spec={**res.spec, "desired": "deleted", "final_snapshot": final})
         shared.record(ctx, KIND_INSTANCE, res.id, "DB instance deletion requested", "deletion")
     return _answer(ctx, res)

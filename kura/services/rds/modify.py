@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.services.rds import catalogue, errors, instance_network, master_secret, shared, views
+from kura.services.rds import (
+    automated_backups,
+    catalogue,
+    errors,
+    instance_network,
+    master_secret,
+    shared,
+    views,
+)
 from kura.services.rds import instance_validation as check
 from kura.services.rds.parameter_groups import find
 from kura.services.rds.records import KIND_INSTANCE
@@ -98,11 +106,8 @@ def _storage(c: Change, params: dict[str, Any], current: int) -> None:
         raise errors.combination("The storage size must be increased by at least 10%.")
     kind = params.get("StorageType", c.spec["StorageType"])
     iops, throughput = params.get("Iops"), params.get("StorageThroughput")
-    if iops is None and throughput is None and kind == c.spec["StorageType"]:
-        # The current performance survives a resize, except gp3 crossing its baseline size.
-        below = min(current, allocated) < check.GP3_BASELINE_GIB
-        if kind != "gp3" or not below:
-            iops, throughput = c.spec.get("Iops"), c.spec.get("StorageThroughput")
+    if iops is None and throughput is None:
+        iops, throughput = check.kept_performance(c.spec, current, kind, allocated)
     max_allocated = params.get("MaxAllocatedStorage", c.spec.get("MaxAllocatedStorage"))
     settled = check.storage(kind, allocated, iops, throughput, max_allocated)
     for key in ("AllocatedStorage", "StorageType", "Iops", "StorageThroughput"):
@@ -257,6 +262,7 @@ def modify_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         _credentials(ctx, res, c, params)
         c.spec["PendingModifiedValues"] = c.pending
         res = ctx.store.update(res, spec=c.spec)
+        automated_backups.follow(ctx.store, ctx.account, res)
         if c.notes:
             shared.record(ctx, KIND_INSTANCE, res.id, "Modification requested: " + ", ".join(c.notes),
                           "configuration change")

@@ -27,6 +27,12 @@ db-instance spec (keys are RDS API member names unless noted):
     force_failover          the reboot_seq of the reboot that should fail over (the HA issue)
     stop_snapshot           StopDBInstance's DBSnapshotIdentifier (the backups issue)
     CharacterSetName        as given (UTF8)
+    restore_from            set by RestoreDBInstanceFromDBSnapshot / RestoreDBInstanceToPointInTime:
+                            {"snapshot": DBSnapshotIdentifier} or
+                            {"automated_backup": DbiResourceId of the source, "time": epoch | None}
+                            (None: the latest restorable time when the restore runs). The create
+                            restores the data instead of copying the template; the master user keeps
+                            the password it had in the source (no master_password_sealed then).
 
 db-instance status (written only by the reconciler):
     state           "creating" | "backing-up" | "available" | "modifying" | "rebooting" | "stopping" |
@@ -48,6 +54,33 @@ db-instance status (written only by the reconciler):
   of spec and applied), Port, CACertificateIdentifier, parameter_group and parameters; a spec field
   that differs from its applied value shows the instance as `modifying`.
 
+rds.automated-backup (one per instance with BackupRetentionPeriod >= 1; id = the instance's
+DbiResourceId; it outlives the instance when DeleteDBInstance says DeleteAutomatedBackups=false)
+  spec (handlers): DBInstanceIdentifier, DbiResourceId, DBInstanceArn, Engine, EngineVersion,
+    AllocatedStorage, Port, MasterUsername, AvailabilityZone, VpcId, InstanceCreateTime, StorageType,
+    Iops, StorageEncrypted, KmsKeyId, BackupRetentionPeriod, PreferredBackupWindow,
+    IAMDatabaseAuthenticationEnabled, DBName,
+    desired   "active" (the instance lives) | "retained" (the instance was deleted, the backups
+              stay until retention expires) | "deleted" (remove everything)
+  status (the automated-backup reconciler):
+    state     "creating" (before the first base backup) | "active" | "retained" | "deleting"
+    taking    True while a base backup runs (the instance shows `backing-up` meanwhile)
+    earliest, latest   epoch: the earliest / latest restorable time (latest: seconds behind now)
+    backups   [{"id", "started", "finished", "start_lsn", "timeline", "size"}] oldest first
+    size_bytes  the backup storage used (base backups + WAL)
+
+rds.db-snapshot (id = DBSnapshotIdentifier; automated ones are "rds:<instance>-YYYY-MM-DD-HH-MM")
+  spec (handlers): DBSnapshotIdentifier, DBInstanceIdentifier, DbiResourceId, SnapshotType ("manual" |
+    "automated"), Engine, EngineVersion (what the source runs), DBInstanceClass (the source's), Port,
+    AllocatedStorage, StorageType, Iops, AvailabilityZone, VpcId, MasterUsername, DBName, LicenseModel,
+    InstanceCreateTime, StorageEncrypted, KmsKeyId, IAMDatabaseAuthenticationEnabled, Tags,
+    DBParameterGroupName (the source's, used by restores that name none),
+    SnapshotCreateTime requested (epoch of the request), desired ("available" | "deleted"),
+    copy_of   CopyDBSnapshot: the source snapshot's identifier (the reconciler copies its files),
+    attributes  {"restore": [account ids or "all"]} (ModifyDBSnapshotAttribute)
+  status (the snapshot reconciler): state "creating" | "available" | "failed" | "deleting",
+    progress (0-100), created (epoch: SnapshotCreateTime), size, kms_key_arn, failure
+
 db-parameter-group spec: DBParameterGroupName, DBParameterGroupFamily, Description, Tags,
     Parameters: {name: {"ParameterValue": str, "ApplyMethod": "immediate" | "pending-reboot"}}
     (only the values the user set; the defaults come from the engine catalogue).
@@ -59,8 +92,11 @@ from __future__ import annotations
 KIND_INSTANCE = "rds.db-instance"
 KIND_PARAMETER_GROUP = "rds.db-parameter-group"
 KIND_SUBNET_GROUP = "rds.db-subnet-group"
+KIND_AUTOMATED_BACKUP = "rds.automated-backup"
+KIND_SNAPSHOT = "rds.db-snapshot"
 
 # Every source of RDS events (DescribeEvents SourceType) Kura records.
 SOURCE_INSTANCE = "db-instance"
 SOURCE_PARAMETER_GROUP = "db-parameter-group"
 SOURCE_SUBNET_GROUP = "db-subnet-group"
+SOURCE_SNAPSHOT = "db-snapshot"

@@ -1,5 +1,5 @@
 """AddTagsToResource, ListTagsForResource, RemoveTagsFromResource by ARN (instances, parameter groups,
-subnet groups). Tags live in each resource's spec under `Tags` (key → value)."""
+subnet groups, manual snapshots). Tags live in each resource's spec under `Tags` (key → value)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.services.common import tags as tagging
-from kura.services.rds import errors, shared
+from kura.services.rds import errors, shared, snapshots
 from kura.services.rds.parameter_groups import find
-from kura.services.rds.records import KIND_INSTANCE, KIND_PARAMETER_GROUP, KIND_SUBNET_GROUP
+from kura.services.rds.records import KIND_INSTANCE, KIND_PARAMETER_GROUP, KIND_SNAPSHOT, KIND_SUBNET_GROUP
 from kura.services.registry import Ctx, operation
 from kura.store.types import Resource
 
@@ -17,6 +17,7 @@ _NOT_FOUND = {
     KIND_INSTANCE: errors.instance_not_found,
     KIND_PARAMETER_GROUP: errors.parameter_group_not_found,
     KIND_SUBNET_GROUP: errors.subnet_group_not_found,
+    KIND_SNAPSHOT: errors.snapshot_not_found,
 }
 
 
@@ -25,7 +26,8 @@ def _bad_arn(arn: str) -> AwsError:
 
 
 def _resource(ctx: Ctx, arn: str) -> Resource | None:
-    """The tagged resource; None for a default parameter group (it exists but keeps no tags)."""
+    """The tagged resource; None for a default parameter group or an automated snapshot (they exist but
+    keep no tags)."""
     parsed = shared.parse_arn(ctx, arn)
     if parsed is None:
         raise _bad_arn(arn)
@@ -36,6 +38,9 @@ def _resource(ctx: Ctx, arn: str) -> Resource | None:
     res = ctx.store.get(kind, ctx.region, name.lower())
     if res is not None:
         return res
+    if kind == KIND_SNAPSHOT and name.startswith("rds:"):
+        snapshots.get(ctx, name)  # DBSnapshotNotFound unless it is an automated snapshot
+        return None
     if kind == KIND_PARAMETER_GROUP and find(ctx, name).is_default:
         return None
     raise _NOT_FOUND[kind](name)
@@ -47,6 +52,8 @@ def add_tags_to_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         res = _resource(ctx, params["ResourceName"])
         if res is None:
+            if ":snapshot:rds:" in params["ResourceName"]:
+                raise errors.not_implemented("tags on automated snapshots")
             raise errors.invalid("Default parameter groups can't be tagged.")
         merged = tagging.merged(dict(res.spec.get("Tags") or {}), new)
         ctx.store.update(res, spec={**res.spec, "Tags": merged})

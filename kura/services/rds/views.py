@@ -6,7 +6,7 @@ from typing import Any
 
 from kura.services.common import tags as tagging
 from kura.services.rds import catalogue, group_views, master_secret
-from kura.services.rds.records import KIND_INSTANCE, KIND_SUBNET_GROUP
+from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_INSTANCE, KIND_SUBNET_GROUP
 from kura.store.types import Resource, Store
 
 # Spec fields whose value the engine must change: while status.applied differs, the instance is
@@ -78,6 +78,22 @@ def _pending(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _backups(store: Store, res: Resource, state: str) -> dict[str, Any]:
+    """What the automated backup adds: the latest restorable time, and `backing-up` while a base
+    backup of an available instance runs."""
+    if int(res.spec.get("BackupRetentionPeriod") or 0) < 1 or not res.spec.get("DbiResourceId"):
+        return {}
+    ab = store.get(KIND_AUTOMATED_BACKUP, res.region, str(res.spec["DbiResourceId"]))
+    if ab is None:
+        return {}
+    out: dict[str, Any] = {}
+    if ab.status.get("latest") is not None:
+        out["LatestRestorableTime"] = ab.status["latest"]
+    if state == "available" and ab.status.get("taking"):
+        out["DBInstanceStatus"] = "backing-up"
+    return out
+
+
 def _subnet_group(store: Store, res: Resource, account: str) -> dict[str, Any] | None:
     name = res.spec.get("DBSubnetGroupName")
     group = store.get(KIND_SUBNET_GROUP, res.region, name) if name else None
@@ -105,6 +121,7 @@ def instance(res: Resource, account: str, store: Store) -> dict[str, Any]:
     out: dict[str, Any] = {"DBInstanceIdentifier": res.id}
     out.update({k: spec[k] for k in _PLAIN if spec.get(k) is not None})
     out["DBInstanceStatus"] = instance_status(spec, status)
+    out.update(_backups(store, res, out["DBInstanceStatus"]))
     out["AllocatedStorage"] = allocated_storage(spec, status)
     out["EngineVersion"] = status.get("engine_version") or spec.get("EngineVersion")
     endpoint = _endpoint(res)
