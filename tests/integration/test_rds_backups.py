@@ -213,3 +213,27 @@ def test_a_missing_wal_segment_fails_the_restore_naming_the_gap(kura: KuraServer
     assert "missing or damaged" in said and "latest restorable time is" in said, said
     rds.delete_db_instance(DBInstanceIdentifier="gap-restore", SkipFinalSnapshot=True)
     rds.delete_db_instance(DBInstanceIdentifier="gap-db", SkipFinalSnapshot=True)
+
+
+def test_stop_with_a_snapshot_and_final_snapshot_of_a_stopped_instance(kura: KuraServer) -> None:
+    rds = kura.client("rds")
+    create(rds, "stop-db", BackupRetentionPeriod=0)
+    inst = wait_status(rds, "stop-db", "available", 60)
+    with connect(inst) as conn:
+        conn.execute("CREATE TABLE t (id int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    rds.stop_db_instance(DBInstanceIdentifier="stop-db", DBSnapshotIdentifier="at-stop")
+    wait_status(rds, "stop-db", "stopped", 60)
+    at_stop = rds.describe_db_snapshots(DBSnapshotIdentifier="at-stop")["DBSnapshots"][0]
+    assert at_stop["Status"] == "available"  # taken before the instance stopped
+    rds.delete_db_instance(DBInstanceIdentifier="stop-db", FinalDBSnapshotIdentifier="stopped-final")
+    wait_for(lambda: not [i for i in rds.describe_db_instances()["DBInstances"]
+                          if i["DBInstanceIdentifier"] == "stop-db"], 60, "stop-db deleted")
+    for snap, ident in (("at-stop", "from-stop"), ("stopped-final", "from-final")):
+        rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=ident, DBSnapshotIdentifier=snap,
+                                                 BackupRetentionPeriod=0)
+    for ident in ("from-stop", "from-final"):
+        with connect(wait_status(rds, ident, "available", 120)) as conn:
+            assert conn.execute("SELECT id FROM t").fetchall() == [(1,)]
+            assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone() == (0,)
+        rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)

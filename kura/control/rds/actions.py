@@ -269,6 +269,7 @@ TABLE: dict[Step, StepFn] = {
     Step.RELEASE_ENDPOINT: _release_endpoint, Step.DELETE_SECRET: _delete_secret,
     Step.RESTORE_DATA: backup_steps.restore_data, Step.REPLAY: backup_steps.replay,
     Step.FINAL_SNAPSHOT: backup_steps.final_snapshot, Step.ARCHIVE_WAL: backup_steps.archive_wal,
+    Step.STOP_SNAPSHOT: backup_steps.stop_snapshot,
 }
 
 

@@ -155,16 +155,24 @@ def _require_complete(ctx: steps.StepContext, log_text: str) -> None:
                          f"or damaged in the backup storage: recovery stopped at {done[0]}{when}")
 
 
-def final_snapshot(work: Work, ctx: steps.StepContext) -> None:
-    """DeleteDBInstance with FinalDBSnapshotIdentifier: the data stays until the snapshot is taken."""
-    final = ctx.res.spec.get("final_snapshot") or {}
-    ident = final.get("identifier")
-    if final.get("skip") or not ident:
+def _await_snapshot(work: Work, ctx: steps.StepContext, ident: object) -> None:
+    if not ident:
         return
     snap = work.env.store.get(KIND_SNAPSHOT, ctx.res.region, str(ident))
     if snap is None or snap.status.get("state") in ("available", "failed"):
         return
-    raise TemporaryError(f"DB instance {ctx.res.id}: waiting for its final snapshot {ident}", 1.0)
+    raise TemporaryError(f"DB instance {ctx.res.id}: waiting for its snapshot {ident}", 1.0)
+
+
+def final_snapshot(work: Work, ctx: steps.StepContext) -> None:
+    """DeleteDBInstance with FinalDBSnapshotIdentifier: the data stays until the snapshot is taken."""
+    final = ctx.res.spec.get("final_snapshot") or {}
+    _await_snapshot(work, ctx, None if final.get("skip") else final.get("identifier"))
+
+
+def stop_snapshot(work: Work, ctx: steps.StepContext) -> None:
+    """StopDBInstance with DBSnapshotIdentifier: the snapshot is of the running instance."""
+    _await_snapshot(work, ctx, ctx.res.spec.get("stop_snapshot"))
 
 
 def archive_wal(work: Work, ctx: steps.StepContext) -> None:

@@ -14,11 +14,13 @@ reloaded value → an event, the old values stay. Anything else is a TemporaryEr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 from typing import Any
 
+from kura.api.errors import AwsError
 from kura.control import maintenance, steps
 from kura.control.rds import actions, nodes, storage
 from kura.control.rds.observe import forget, observe
@@ -27,6 +29,7 @@ from kura.control.registry import reconciler
 from kura.control.types import STATUS_OP, Outcome, PermanentError, TemporaryError
 from kura.engines.postgres.errors import InvalidSettings
 from kura.env import Env
+from kura.services.rds import automated_backups
 from kura.services.rds.records import KIND_INSTANCE, SOURCE_INSTANCE
 from kura.store.types import Resource
 
@@ -189,7 +192,12 @@ class DbInstanceReconciler:
     source_type = SOURCE_INSTANCE
 
     def reconcile(self, env: Env, res: Resource) -> Outcome:
-        res = maintenance.apply_due(env, res, SOURCE_INSTANCE) or res
+        applied = maintenance.apply_due(env, res, SOURCE_INSTANCE)
+        if applied is not None:
+            if "BackupRetentionPeriod" in (res.spec.get("PendingModifiedValues") or {}):
+                with contextlib.suppress(AwsError):  # backups still being deleted: the next pass
+                    automated_backups.follow(env.store, env.account, applied)
+            res = applied
         seen = observe(env, res)
         chosen = plan(res.spec, res.status, seen)
         if chosen is None:

@@ -62,6 +62,7 @@ class Step(enum.StrEnum):
     RESTORE_DATA = "restore-data"
     REPLAY = "replay"
     FINAL_SNAPSHOT = "final-snapshot"
+    STOP_SNAPSHOT = "stop-snapshot"
     ARCHIVE_WAL = "archive-wal"
 
 
@@ -73,7 +74,7 @@ STEPS: dict[Op, tuple[Step, ...]] = {
                  S.REPLAY, S.MASTER_USER, S.DATABASE, S.BACKING_UP),
     Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.REMOVE_DATA, S.RELEASE_ENDPOINT,
                 S.DELETE_SECRET),
-    Op.STOP: (S.MARK, S.STOP),
+    Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
     Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
     Op.RECOVER: (S.CONFIGURE, S.START),

@@ -47,13 +47,17 @@ def _take(env: Env, res: Resource) -> Outcome:
     if inst is None or inst.spec.get("DbiResourceId") != res.spec.get("DbiResourceId"):
         return _fail(env, res, "its DB instance no longer exists")
     node = nodes.node_for(env, inst)
-    if node is None or nodes.liveness(node) is not NodeState.RUNNING:
+    live = nodes.liveness(node) if node is not None else None
+    # A stopped instance (or one whose delete stopped it) is copied cold; a running one hot.
+    cold = live is NodeState.STOPPED and inst.status.get("state") in ("stopped", "deleting")
+    if node is None or not (cold or live is NodeState.RUNNING):
         raise TemporaryError(f"snapshot {res.id}: DB instance {inst.id} is not running yet", 2.0)
     path = backup_store.snapshot_file(env, res.region, res.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     res = _patch(env, res, {"progress": 10})
+    take = backup.cold_backup if cold else backup.base_backup
     with sealed.Writer(path, _key(env, res), backup_store.snapshot_context(res.id)) as out:
-        info = backup.base_backup(node.engine, node.datadir, out.write)
+        info = take(node.engine, node.datadir, out.write)
     _done(env, res, path, start_lsn=info.start_lsn)
     return Outcome(f"snapshot {res.id} of {inst.id} taken ({info.size} bytes)")
 
