@@ -80,7 +80,8 @@ def restore_checks(seen: set[int], written: dict[int, tuple[float, float]], at: 
 
 def test_point_in_time_restores_are_exact_row_by_row(kura: KuraServer) -> None:
     rds = kura.client("rds")
-    create(rds, "ledger-db", BackupRetentionPeriod=1)
+    # a larger class than the restores': max_connections & co. shrink across the restore
+    create(rds, "ledger-db", BackupRetentionPeriod=1, DBInstanceClass="db.m5.large")
     inst = wait_status(rds, "ledger-db", "available", 60)
     with connect(inst) as conn:
         conn.execute("CREATE TABLE ledger (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())")
@@ -113,6 +114,9 @@ def test_point_in_time_restores_are_exact_row_by_row(kura: KuraServer) -> None:
     for i, at in enumerate(instants):
         restored = wait_status(rds, f"pitr-{i}", "available", 120)
         restore_checks(rows(restored), writer.rows, at)
+    with connect(inst) as big, connect(restored) as small:
+        shown = [int(c.execute("SHOW max_connections").fetchone()[0]) for c in (big, small)]  # type: ignore[index]
+        assert shown[1] < shown[0], shown
     newest = wait_status(rds, "pitr-latest", "available", 120)
     assert rows(newest) == set(writer.rows)
     with connect(newest) as conn:  # promoted, writable, the master password of the source

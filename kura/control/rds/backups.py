@@ -97,6 +97,8 @@ def _streamer(env: Env, res: Resource, node: PgNode) -> backup.Streamer:
 
 
 def _ensure_stream(node: PgNode, stream: backup.Streamer) -> None:
+    if stream.pid() is not None:
+        return  # streaming: the slot exists (a look at /proc, not a connection, on every pass)
     node.execute("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT EXISTS "
                  "(SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)", (backup.SLOT, backup.SLOT))
     stream.start(node.datadir)
