@@ -21,6 +21,7 @@ from tests.integration.test_rds_lifecycle import (
     create,
     describe,
     make_server,
+    messages,
     stop_leftovers,
     wait_for,
     wait_status,
@@ -241,3 +242,28 @@ def test_stop_with_a_snapshot_and_final_snapshot_of_a_stopped_instance(kura: Kur
             assert conn.execute("SELECT id FROM t").fetchall() == [(1,)]
             assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone() == (0,)
         rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
+
+
+def test_a_full_backup_disk_is_an_event_and_the_instance_goes_on(kura: KuraServer) -> None:
+    rds = kura.client("rds")
+    create(rds, "full-db", BackupRetentionPeriod=1)
+    inst = wait_status(rds, "full-db", "available", 60)
+    wait_for(lambda: latest(rds, "full-db"), 30, "a restorable time")
+    area = kura.home / "backups" / "rds" / kura.region / describe(rds, "full-db")["DbiResourceId"] / "wal"
+    tiny = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(area)], capture_output=True)
+    if tiny.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {tiny.stderr.decode().strip()}")
+    try:
+        with connect(inst) as conn:
+            conn.execute("CREATE TABLE filler (id int, pad text)")
+            conn.execute("INSERT INTO filler SELECT g, repeat('x', 1000) FROM generate_series(1, 20000) g")
+        wait_for(lambda: any("backup storage is full" in m for m in messages(rds, "full-db")), 30,
+                 "the backup-storage-full event")
+        with connect(inst) as conn:  # the instance itself goes on
+            conn.execute("INSERT INTO filler VALUES (-1, 'still writable')")
+    finally:
+        subprocess.run(["umount", str(area)], check=True)
+    done = time.time()
+    wait_for(lambda: latest(rds, "full-db") >= done, 30, "backups resume once there is space")
+    assert any("free space again" in m for m in messages(rds, "full-db"))
+    rds.delete_db_instance(DBInstanceIdentifier="full-db", SkipFinalSnapshot=True)

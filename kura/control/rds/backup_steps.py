@@ -105,7 +105,8 @@ def restore_data(work: Work, ctx: steps.StepContext, retarget: bool = True) -> N
         backup.verify(node.engine, node.datadir)
         staged = node.datadir / backup.RESTORE_WAL
         if source.area is not None:
-            ctx.data["staged_last"] = source.area.stage(staged, source.first_segment, source.live)
+            with source.area.locked():  # no segment moves from the stream to the archive meanwhile
+                ctx.data["staged_last"] = source.area.stage(staged, source.first_segment, source.live)
         else:
             staged.mkdir()
             ctx.data["staged_last"] = None

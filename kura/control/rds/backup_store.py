@@ -131,6 +131,11 @@ class Area:
         for name in [*(n for n in names if n.endswith(".history")), *full]:
             sealed.copy_out(self.wal / name, dest / name, unwrap, self.context(name))
         last = full[-1] if full else None
+        for src in live.files() if live is not None else []:  # complete, not archived yet (disk full)
+            if backup.SEGMENT.match(src.name) and src.name not in full and src.name[8:] >= first[8:]:
+                shutil.copyfile(src, dest / src.name)
+                last = max(last or src.name, src.name)
+                full.append(src.name)
         partial = live.partial() if live is not None else None
         if partial is not None:
             seg = partial.name.removesuffix(".partial")
