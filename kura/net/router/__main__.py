@@ -1,0 +1,128 @@
+"""`python -m kura.net.router --dir DIR [--workers N]`: the router process.
+
+DIR holds table.json (read at start, on SIGHUP, and whenever its mtime changes), router.pid, and one
+stats-<pid>.json per worker. With N > 1 the parent forks N workers that all listen on every endpoint
+address (SO_REUSEPORT: the kernel spreads connections over them), relays SIGHUP/SIGTERM and replaces a
+worker that dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from kura.net.router import table as tables
+from kura.net.router.proxy import Router
+
+log = logging.getLogger("kura.router")
+POLL = 0.5
+
+
+async def _serve(directory: Path) -> None:
+    path = directory / "table.json"
+    router = Router(directory / f"stats-{os.getpid()}.json")
+    loop = asyncio.get_running_loop()
+    reload = asyncio.Event()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    stats = loop.create_task(router.write_stats())
+    seen = -1.0
+    while not stop.is_set():
+        mtime = path.stat().st_mtime if path.exists() else 0.0
+        if reload.is_set() or mtime != seen:
+            reload.clear()
+            seen = mtime
+            for problem in await router.apply(tables.load(path)):
+                log.warning("%s", problem)
+            log.info("table loaded: %d endpoints", len(router.table.endpoints))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_either(reload, stop), POLL)
+    stats.cancel()
+    router.close()
+    (directory / f"stats-{os.getpid()}.json").unlink(missing_ok=True)
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+def _run_worker(directory: Path) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(_serve(directory))
+    except ImportError:
+        asyncio.run(_serve(directory))
+
+
+def _supervise(directory: Path, workers: int) -> None:
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            _run_worker(directory)
+            os._exit(0)
+        children.add(pid)
+
+    def relay(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM if stopping else signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, relay)
+    for _ in range(workers):
+        spawn()
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.discard(pid)
+        (directory / f"stats-{pid}.json").unlink(missing_ok=True)
+        if not stopping:
+            log.warning("router worker %d exited; starting another", pid)
+            time.sleep(0.1)
+            spawn()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kura-router")
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args.dir.mkdir(parents=True, exist_ok=True)
+    (args.dir / "router.pid").write_text(f"{os.getpid()}\n")
+    if args.workers <= 1:
+        _run_worker(args.dir)
+    else:
+        _supervise(args.dir, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Kura's side of the router: start it (detached, so it outlives Kura), publish a table, read the
+connection counts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kura.net.router import table as tables
+
+START_TIMEOUT = 10.0
+
+
+class RouterError(Exception):
+    pass
+
+
+class RouterControl:
+    def __init__(self, directory: Path, workers: int = 1) -> None:
+        self.dir = directory
+        self.workers = workers
+        self.table_path = directory / "table.json"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int((self.dir / "router.pid").read_text().split()[0])
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return None
+        mine = b"kura.net.router" in cmd and str(self.dir).encode() in cmd
+        return pid if mine and state not in ("Z", "X") else None
+
+    def ensure(self) -> int:
+        """The router's pid, started first if it is not running."""
+        pid = self.pid()
+        if pid is not None:
+            return pid
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.dir / "router.log", "ab")  # noqa: SIM115 (handed to the child)
+        try:
+            # its own session, stdin closed: it outlives Kura and never reads our terminal
+            proc = subprocess.Popen([sys.executable, "-m", "kura.net.router", "--dir", str(self.dir),
+                                     "--workers", str(self.workers)], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.pid() == proc.pid and self.stats_files():
+                return proc.pid
+            if proc.poll() is not None:
+                raise RouterError(f"the router exited at start (code {proc.returncode}); see "
+                                  f"{self.dir / 'router.log'}")
+            time.sleep(0.02)
+        raise RouterError(f"the router did not start in {START_TIMEOUT:.0f} s")
+
+    def publish(self, table: tables.Table) -> None:
+        tables.write(self.table_path, table)
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    def stats_files(self) -> list[Path]:
+        return sorted(self.dir.glob("stats-*.json"))
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Connection counts per endpoint, summed over the workers."""
+        out: dict[str, dict[str, int]] = {}
+        for path in self.stats_files():
+            with contextlib.suppress(OSError, ValueError):
+                doc: dict[str, Any] = json.loads(path.read_text())
+                for name, counts in doc.get("endpoints", {}).items():
+                    mine = out.setdefault(name, {})
+                    for key, value in counts.items():
+                        mine[key] = mine.get(key, 0) + int(value)
+        return out
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.pid() is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
