@@ -27,6 +27,11 @@ db-instance spec (keys are RDS API member names unless noted):
     force_failover          the reboot_seq of the reboot that should fail over (the HA issue)
     stop_snapshot           StopDBInstance's DBSnapshotIdentifier (the backups issue)
     CharacterSetName        as given (UTF8)
+    ReadReplicaSourceDBInstanceIdentifier   a read replica's source (CreateDBInstanceReadReplica); removed
+                            by PromoteReadReplica. While set, the instance is a hot standby streaming
+                            from the source; once removed, the reconciler promotes it (op "promote").
+    ReadReplicaSourceDbiResourceId  the source's DbiResourceId when the replica was made (a source
+                            deleted and re-created under the same name is not this replica's source)
     restore_from            set by RestoreDBInstanceFromDBSnapshot / RestoreDBInstanceToPointInTime:
                             {"snapshot": DBSnapshotIdentifier} or
                             {"automated_backup": DbiResourceId of the source, "time": epoch | None}
@@ -50,6 +55,8 @@ db-instance status (written only by the reconciler):
     fenced          storage-full fence in force; failure, failed_parameters, create_attempts: why
                     the instance is failed / incompatible-parameters
     master_user_secret_arn, parameter_group_seen   bookkeeping of the reconciler
+    replication     read replicas: {"state": "replicating" | "error" | "stopped", "lag": seconds | None,
+                    "error": str | None, "measured_at": epoch} (StatusInfos; ReplicaLag)
   applied holds DBInstanceClass, AllocatedStorage (grown by storage autoscaling: views show the larger
   of spec and applied), Port, CACertificateIdentifier, parameter_group and parameters; a spec field
   that differs from its applied value shows the instance as `modifying`.
