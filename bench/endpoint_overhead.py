@@ -1,0 +1,96 @@
+"""The router's cost: pgbench select-only through a router endpoint vs directly to the instance, in the
+same run, interleaved (goal ≥ 0.85 of direct TPS on this 2-core machine), with latency.
+
+A real `kura up` makes a DB instance; a router process (kura.net.router, the one Multi-AZ endpoints
+use) forwards a loopback endpoint of its own to the instance's address. pgbench connects over TLS as the
+master user both ways; the router forwards the TLS bytes untouched.
+
+    python bench/endpoint_overhead.py [--quick] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import write_result
+from kura.control.rds import nodes
+from kura.net.router.control import RouterControl
+from kura.net.router.table import Endpoint, Table
+from tests.integration.test_rds_lifecycle import PASSWORD, create, describe, stop_leftovers
+from tests.kura_fixture import KuraServer, free_port
+
+_TPS = re.compile(r"tps = ([0-9.]+)")
+_LAT = re.compile(r"latency average = ([0-9.]+) ms")
+
+
+def pgbench(host: str, port: int, seconds: int, clients: int, *args: str) -> dict[str, float]:
+    tool = str(nodes.engines()[0].tool("pgbench"))
+    env = {**os.environ, "PGPASSWORD": PASSWORD, "PGSSLMODE": "require"}
+    done = subprocess.run([tool, "-h", host, "-p", str(port), "-U", "master", *args, "-c", str(clients),
+                           "-j", str(min(clients, 2)), "-T", str(seconds), "-n", "app"],
+                          env=env, capture_output=True, text=True, timeout=seconds + 120)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-1000:])
+    tps, lat = _TPS.search(done.stdout), _LAT.search(done.stdout)
+    assert tps is not None and lat is not None, done.stdout
+    return {"tps": float(tps.group(1)), "latency_ms": float(lat.group(1))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    rounds, seconds, clients = (2, 3, 4) if args.quick else (5, 10, 4)
+    home = Path(tempfile.mkdtemp(prefix="kura-bench-router-"))
+    server = KuraServer(home=home / "home", port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5"})
+    (home / "home").mkdir()
+    server.start()
+    router = RouterControl(home / "router", workers=args.workers)
+    result: dict[str, Any] = {}
+    try:
+        rds = server.client("rds")
+        create(rds, "bench-db", BackupRetentionPeriod=0, DBInstanceClass="db.m5.large")
+        ep = describe(rds, "bench-db")["Endpoint"]
+        direct = (str(ep["Address"]), int(ep["Port"]))
+        listen = ("127.0.0.1", free_port())
+        router.ensure()
+        router.publish(Table((Endpoint("bench", listen, (direct,)),)))
+        time.sleep(1)
+        subprocess.run([str(nodes.engines()[0].tool("pgbench")), "-i", "-s", "2", "-h", direct[0], "-p",
+                        str(direct[1]), "-U", "master", "app"], check=True, capture_output=True,
+                       env={**os.environ, "PGPASSWORD": PASSWORD, "PGSSLMODE": "require"})
+        samples: dict[str, list[dict[str, float]]] = {"direct": [], "router": []}
+        for _ in range(rounds):
+            samples["direct"].append(pgbench(*direct, seconds, clients, "-S"))
+            samples["router"].append(pgbench(*listen, seconds, clients, "-S"))
+        best = {k: max(s["tps"] for s in v) for k, v in samples.items()}
+        mean = {k: sum(s["tps"] for s in v) / len(v) for k, v in samples.items()}
+        lat = {k: min(s["latency_ms"] for s in v) for k, v in samples.items()}
+        ratio = round(mean["router"] / mean["direct"], 3)
+        result = {"rounds": rounds, "seconds": seconds, "clients": clients, "workers": args.workers,
+                  "samples": samples, "mean_tps": mean, "best_tps": best, "best_latency_ms": lat,
+                  "ratio_mean_tps": ratio, "goal_ratio": 0.85, "counts": router.stats()}
+        summary = (f"endpoint_overhead: select-only TPS router/direct {ratio} (mean of {rounds}; "
+                   f"{mean['router']:.0f} vs {mean['direct']:.0f} TPS; latency {lat['router']:.2f} vs "
+                   f"{lat['direct']:.2f} ms; {args.workers} worker(s))")
+        write_result("endpoint_overhead_quick" if args.quick else "endpoint_overhead", result, summary)
+    finally:
+        router.stop()
+        server.stop()
+        stop_leftovers(server.home)
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
