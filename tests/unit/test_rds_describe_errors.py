@@ -209,6 +209,8 @@ def test_status_is_derived_from_spec_and_status(rds: Rds) -> None:
     rds.create("s1", AllocatedStorage=100, MaxAllocatedStorage=200)
     assert rds.describe("s1")["DBInstanceStatus"] == "creating"
     rds.available("s1", parameter_apply_status="pending-reboot")
+    assert rds.describe("s1")["DBInstanceStatus"] == "backing-up"  # until the first automated backup
+    rds.backed_up("s1")
     db = rds.describe("s1")
     assert db["DBInstanceStatus"] == "available"
     assert db["Endpoint"] == {"Address": "127.0.1.1", "Port": 5432, "HostedZoneId": "Z24O6O9L7SGTNB"}

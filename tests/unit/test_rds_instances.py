@@ -24,7 +24,7 @@ from kura.clock import FakeClock
 from kura.config import Settings
 from kura.crypto import MasterKey
 from kura.env import Env
-from kura.services.rds.records import KIND_INSTANCE
+from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_INSTANCE
 from kura.services.registry import Ctx, lookup
 from kura.services.secretsmanager import internal as sm
 from kura.store.sqlite import SqliteStore
@@ -180,6 +180,17 @@ class Rds:
             engine_version="16.11",
             **extra,
         )
+
+    def backed_up(self, ident: str) -> None:
+        """The automated backup reconciler's first base backup (until then the instance is backing-up)."""
+        res = self.store.get(KIND_INSTANCE, REGION, ident)
+        assert res is not None
+        ab = self.store.get(KIND_AUTOMATED_BACKUP, REGION, str(res.spec.get("DbiResourceId")))
+        if ab is not None and not ab.status.get("backups"):
+            now = self.clock.now()
+            self.store.update(ab, status={**ab.status, "state": "active", "earliest": now, "backups": [
+                {"id": "first", "started": now, "finished": now, "start_lsn": "0/2000028",
+                 "timeline": 1, "size": 1}]})
 
     def spec(self, ident: str) -> dict[str, Any]:
         res = self.store.get(KIND_INSTANCE, REGION, ident)

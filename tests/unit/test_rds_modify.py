@@ -19,6 +19,7 @@ __all__ = ["rds_fixture"]
 def _ready(rds: Rds, ident: str = "db1", **params: object) -> None:
     rds.create(ident, **params)
     rds.available(ident)
+    rds.backed_up(ident)
 
 
 def test_modify_apply_immediately_goes_into_the_spec(rds: Rds) -> None:
@@ -249,6 +250,7 @@ def test_stop_and_start(rds: Rds) -> None:
     rds.create("db1")
     assert rds.code("StopDBInstance", DBInstanceIdentifier="db1") == "InvalidDBInstanceState"
     rds.available("db1")
+    rds.backed_up("db1")
     assert rds.code("StartDBInstance", DBInstanceIdentifier="db1") == "InvalidDBInstanceState"
     db = rds("StopDBInstance", DBInstanceIdentifier="db1", DBSnapshotIdentifier="before-stop")["DBInstance"]
     assert db["DBInstanceStatus"] == "stopping" and rds.spec("db1")["stop_snapshot"] == "before-stop"

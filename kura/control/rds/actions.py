@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 
 from kura.control import steps
-from kura.control.rds import backup_steps, master_password, nodes, observe, settings
+from kura.control.rds import backup_steps, master_password, nodes, observe, replica_steps, settings
 from kura.control.rds.plan import MARKS, Op, Plan, Step, allocated
 from kura.engines.postgres import catalog
 from kura.engines.postgres.errors import StartError
@@ -29,7 +29,7 @@ from kura.services.rds.records import SOURCE_INSTANCE
 from kura.store.types import Event, Resource
 
 # Operations that render all that is desired.
-FULL = frozenset({Op.CREATE, Op.RESTORE, Op.START, Op.REBOOT, Op.RECOVER, Op.MODIFY})
+FULL = frozenset({Op.CREATE, Op.RESTORE, Op.CREATE_REPLICA, Op.START, Op.REBOOT, Op.RECOVER, Op.MODIFY})
 RDS_SUPERUSER = "rds_superuser"
 # Predefined roles RDS grants rds_superuser (those this major has); WITH ADMIN OPTION so that the
 # master user can pass them on, as on RDS.
@@ -139,7 +139,7 @@ def _values(work: Work, res: Resource) -> tuple[dict[str, str], bool]:
 
 def _configure(work: Work, ctx: steps.StepContext) -> None:
     res = ctx.res
-    values, full = _values(work, res)
+    values, full = _values(work, res)  # a replica's are raised to its source's (observe.desired_for)
     problem = settings.memory_problem(values, str(res.spec.get("DBInstanceClass"))) if full else None
     if problem:
         raise StartFailed(problem)  # as RDS: not started at all, `incompatible-parameters`
@@ -270,6 +270,8 @@ TABLE: dict[Step, StepFn] = {
     Step.RESTORE_DATA: backup_steps.restore_data, Step.REPLAY: backup_steps.replay,
     Step.FINAL_SNAPSHOT: backup_steps.final_snapshot, Step.ARCHIVE_WAL: backup_steps.archive_wal,
     Step.STOP_SNAPSHOT: backup_steps.stop_snapshot,
+    Step.CLONE: replica_steps.clone, Step.PROMOTE: replica_steps.promote,
+    Step.RELEASE_SLOT: replica_steps.release,
 }
 
 

@@ -192,7 +192,7 @@ def _active(env: Env, res: Resource, inst: Resource) -> Outcome:
     if inst.status.get("state") not in RUNNING or node is None or nodes.liveness(node) is None:
         soon = inst.status.get("state") in (None, "creating")  # the first backup is due at once
         return Outcome(f"automated backup {res.id}: instance {inst.id} is {inst.status.get('state')}",
-                       requeue_after=PACE if soon else IDLE_PACE)
+                       requeue_after=0.2 if soon else IDLE_PACE)
     area = backup_store.Area(env, res.region, res.id)
     key = area.key(bool(res.spec.get("StorageEncrypted")), res.spec.get("KmsKeyId"))
     stream = _streamer(env, res, node)

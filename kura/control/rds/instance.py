@@ -22,7 +22,7 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.control import maintenance, steps
-from kura.control.rds import actions, nodes, storage
+from kura.control.rds import actions, nodes, replica_steps, storage
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -40,9 +40,12 @@ LOOP_WINDOW = 2.0  # the same operation finished twice within this many seconds:
 STOPPED_POLL_SECONDS = 30.0
 MAX_CREATE_ATTEMPTS = 5
 # RDS's event messages (and categories) for what each operation finished.
+CREATES = (Op.CREATE, Op.RESTORE, Op.CREATE_REPLICA)
 EVENTS: dict[Op, tuple[str, str]] = {
     Op.CREATE: ("DB instance created", "creation"),
     Op.RESTORE: ("DB instance restored", "creation"),
+    Op.CREATE_REPLICA: ("Read replica created", "creation"),
+    Op.PROMOTE: ("Promoted Read Replica to a stand-alone database instance", "read replica"),
     Op.STOP: ("DB instance stopped", "notification"),
     Op.START: ("DB instance started", "notification"),
     Op.REBOOT: ("DB instance restarted", "availability"),
@@ -85,10 +88,10 @@ def _incompatible(env: Env, res: Resource, seen: Observed, chosen: Plan, reason:
     current = env.store.get(res.kind, res.region, res.id) or res
     fields: dict[str, Any] = {"state": "incompatible-parameters", "failed_parameters": failed}
     op = steps.OpState.of(current)
-    if chosen.op in (Op.CREATE, Op.RESTORE) and op is not None:
+    if chosen.op in CREATES and op is not None:
         index = chosen.steps.index(Step.CONFIGURE)
         fields[STATUS_OP] = dataclasses.replace(op, step=index, step_name=Step.CONFIGURE.value).as_status()
-    _patch(env, current, fields, drop_op=chosen.op not in (Op.CREATE, Op.RESTORE))
+    _patch(env, current, fields, drop_op=chosen.op not in CREATES)
     actions.event(env, res, "The DB instance has invalid parameters and could not start. Correct the "
                   "parameters of its DB parameter group and reboot it.", "failure", reason=reason[-2000:])
     return Outcome(f"DB instance {res.id} has incompatible parameters: {reason.splitlines()[0]}")
@@ -144,7 +147,7 @@ def execute(env: Env, res: Resource, chosen: Plan, seen: Observed) -> Outcome:
     except InvalidSettings as exc:
         return _rejected(env, res, seen, exc)
     except Exception as exc:
-        if chosen.op in (Op.CREATE, Op.RESTORE):
+        if chosen.op in CREATES:
             return _create_failed(env, res, exc)
         if isinstance(exc, TemporaryError | PermanentError):
             raise
@@ -182,6 +185,10 @@ def _idle(env: Env, res: Resource, seen: Observed) -> Outcome:
         return Outcome(f"DB instance {res.id} is failed: {res.status.get('failure', '')}")
     if state in ("stopped", "incompatible-parameters"):
         return Outcome(f"DB instance {res.id} is {state}", requeue_after=STOPPED_POLL_SECONDS)
+    if res.status.get("role") == "replica":
+        found = replica_steps.measure(env, res)
+        if found is not None:
+            _patch(env, res, {"replication": found}, drop_op=False)
     node = seen.node.value if seen.node else "unknown"
     return Outcome(f"DB instance {res.id} is {state} (postmaster {node})", requeue_after=POLL_SECONDS)
 

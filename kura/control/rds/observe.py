@@ -10,12 +10,13 @@ seconds while more than half of the allocation and RELAXED_FREE_BYTES are free (
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from typing import Any
 
 from kura.catalog import postgres_engines
-from kura.control.rds import nodes, plan, settings, storage
+from kura.control.rds import nodes, plan, replica_steps, settings, storage
 from kura.engines.postgres.catalog import version_key
 from kura.env import Env
 from kura.services.rds.records import KIND_PARAMETER_GROUP
@@ -89,7 +90,12 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     found = env.store.get(KIND_PARAMETER_GROUP, res.region, group)
     stamp = (found.version, found.updated_at) if found else None
     described = catalogue(env, major)[0]
-    return _desired(described, major, group, stamp, size, env, res.region)
+    found_desired = _desired(described, major, group, stamp, size, env, res.region)
+    if res.spec.get("ReadReplicaSourceDBInstanceIdentifier") or res.status.get("role") == "replica":
+        floored = replica_steps.floor(env, res, found_desired.values)
+        if floored != found_desired.values:
+            return dataclasses.replace(found_desired, values=floored)
+    return found_desired
 
 
 @functools.lru_cache(maxsize=256)
@@ -133,4 +139,5 @@ def observe(env: Env, res: Resource) -> plan.Observed:
         return plan.Observed(node_state, desired_for(env, res))
     used = usage(env, res)
     growth = storage.growth_per_hour(res.status.get("storage"), used.used_bytes, env.clock.now())
-    return plan.Observed(node_state, desired_for(env, res), used, growth)
+    alive = replica_steps.source_of(env, res) is not None if res.status.get("role") == "replica" else None
+    return plan.Observed(node_state, desired_for(env, res), used, growth, alive)

@@ -22,6 +22,8 @@ from kura.engines.postgres.types import NodeState
 class Op(enum.StrEnum):
     CREATE = "create"
     RESTORE = "restore"  # a create whose data comes from a snapshot or an automated backup
+    CREATE_REPLICA = "create-replica"  # a create whose data is a clone of the source, kept streaming
+    PROMOTE = "promote"  # a read replica becomes a standalone primary
     DELETE = "delete"
     STOP = "stop"
     START = "start"
@@ -64,6 +66,9 @@ class Step(enum.StrEnum):
     FINAL_SNAPSHOT = "final-snapshot"
     STOP_SNAPSHOT = "stop-snapshot"
     ARCHIVE_WAL = "archive-wal"
+    CLONE = "clone"
+    PROMOTE = "promote"
+    RELEASE_SLOT = "release-slot"
 
 
 S = Step
@@ -72,8 +77,10 @@ STEPS: dict[Op, tuple[Step, ...]] = {
                 S.MASTER_USER, S.DATABASE, S.BACKING_UP),
     Op.RESTORE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.RESTORE_DATA, S.CONFIGURE,
                  S.REPLAY, S.MASTER_USER, S.DATABASE, S.BACKING_UP),
-    Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.REMOVE_DATA, S.RELEASE_ENDPOINT,
-                S.DELETE_SECRET),
+    Op.CREATE_REPLICA: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.CLONE, S.CONFIGURE, S.START),
+    Op.PROMOTE: (S.PROMOTE,),
+    Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.RELEASE_SLOT, S.REMOVE_DATA,
+                S.RELEASE_ENDPOINT, S.DELETE_SECRET),
     Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
     Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
@@ -90,7 +97,8 @@ STEPS: dict[Op, tuple[Step, ...]] = {
     Op.UNFENCE: (S.CONFIGURE,),
 }
 # The state MARK writes for each operation that has one.
-MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.RESTORE: "creating", Op.DELETE: "deleting",
+MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.RESTORE: "creating", Op.CREATE_REPLICA: "creating",
+                        Op.DELETE: "deleting",
                         Op.STOP: "stopping", Op.START: "starting", Op.REBOOT: "rebooting",
                         Op.MODIFY: "modifying"}
 # States in which a postmaster is supposed to run (a dead one is started again).
@@ -103,6 +111,7 @@ class Observed:
     want: settings.Desired | None = None  # None while the engine is not known yet
     usage: storage.Usage | None = None
     growth: float = 0.0  # bytes per hour
+    source_alive: bool | None = None  # a read replica's source still exists (None: not a replica)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +154,8 @@ def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> 
     if state in (None, "creating"):
         if spec.get("restore_from"):
             return Plan(Op.RESTORE, f"restored DB instance {ident}", _create_done(spec))
+        if spec.get("ReadReplicaSourceDBInstanceIdentifier"):
+            return Plan(Op.CREATE_REPLICA, f"created read replica {ident}", _create_done(spec))
         return Plan(Op.CREATE, f"created DB instance {ident}", _create_done(spec))
     if state == "failed":
         return None
@@ -153,7 +164,7 @@ def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> 
 
 def _resume(op: Op, ident: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Plan:
     done: dict[str, Any] = {}
-    if op in (Op.CREATE, Op.RESTORE):
+    if op in (Op.CREATE, Op.RESTORE, Op.CREATE_REPLICA):
         done = _create_done(spec)
     elif op in (Op.START, Op.MODIFY, Op.UNFENCE, Op.REBOOT):
         done = {"state": running_state(status) if op is not Op.UNFENCE else "available"}
@@ -189,6 +200,11 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         return None
     if state in RUNNING and seen.node is NodeState.STOPPED:
         return Plan(Op.RECOVER, f"restarted DB instance {ident}: its postmaster had stopped")
+    if status.get("role") == "replica" and state in RUNNING and (
+            not spec.get("ReadReplicaSourceDBInstanceIdentifier") or seen.source_alive is False):
+        why = "promoted" if not spec.get("ReadReplicaSourceDBInstanceIdentifier") else "its source is gone"
+        return Plan(Op.PROMOTE, f"read replica {ident} is now a standalone DB instance ({why})",
+                    {"role": "primary", "replication": None})
     if reboot_due:
         return Plan(Op.REBOOT, f"rebooted DB instance {ident}",
                     {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})

@@ -80,7 +80,7 @@ def _pending(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
 
 def _backups(store: Store, res: Resource, state: str) -> dict[str, Any]:
     """What the automated backup adds: the latest restorable time, and `backing-up` while a base
-    backup of an available instance runs."""
+    backup of an available instance runs — from creation until the first one is done, as on RDS."""
     if int(res.spec.get("BackupRetentionPeriod") or 0) < 1 or not res.spec.get("DbiResourceId"):
         return {}
     ab = store.get(KIND_AUTOMATED_BACKUP, res.region, str(res.spec["DbiResourceId"]))
@@ -89,7 +89,8 @@ def _backups(store: Store, res: Resource, state: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if ab.status.get("latest") is not None:
         out["LatestRestorableTime"] = ab.status["latest"]
-    if state == "available" and ab.status.get("taking"):
+    first = ab.spec.get("desired", "active") == "active" and not ab.status.get("backups")
+    if state == "available" and (ab.status.get("taking") or first):
         out["DBInstanceStatus"] = "backing-up"
     return out
 
