@@ -33,7 +33,11 @@ _keys_lock = threading.Lock()
 
 
 def root(env: Env, region: str) -> Path:
-    return env.settings.paths.home / "backups" / "rds" / region
+    """The region's backup storage; $KURA_HOME/backups is 0700 (backups are data, like pgdata)."""
+    top = env.settings.paths.home / "backups"
+    if not top.is_dir():
+        top.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return top / "rds" / region
 
 
 def stream_dir(env: Env, region: str, instance_id: str) -> Path:

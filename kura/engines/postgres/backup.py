@@ -105,7 +105,7 @@ class Streamer:
         running = self.pid()
         if running is not None:
             return running
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         script = '"$0" -D "$1" --slot="$2" --synchronous --no-loop -d "$3" </dev/null >>"$4" 2>&1 & echo $!'
         done = osuser.run(["/bin/sh", "-c", script, self.engine.tool("pg_receivewal"), self.dir, SLOT,
                            conninfo(datadir), self.log], None, timeout=30, new_session=True)
