@@ -52,8 +52,9 @@ def clone(work: Work, ctx: steps.StepContext) -> None:
     slot = replication.slot_name(res.id)
     replication.ensure_slot(src, slot)
     replication.clone(src, work.node(res), res.id, slot)
-    ctx.status.update(role="replica", replication={"state": "replicating", "lag": None, "error": None,
-                                                   "measured_at": env.clock.now()})
+    ctx.status.update(role="replica", replica_of=source.id,
+                      replication={"state": "replicating", "lag": None, "error": None,
+                                   "measured_at": env.clock.now()})
 
 
 def floor(env: Env, res: Resource, values: dict[str, str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from kura.services.rds import (  # noqa: F401  (importing registers the handlers
     modify,
     parameter_groups,
     parameters,
+    replicas,
     restore,
     snapshot_attributes,
     snapshots,

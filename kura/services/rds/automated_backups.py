@@ -8,13 +8,14 @@ base backups, streams the WAL and writes the restore window into its status.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from kura.services.common import filters
 from kura.services.common.pagination import rds_page
 from kura.services.rds import errors, shared
 from kura.services.rds import snapshot_views as sv
-from kura.services.rds.records import KIND_AUTOMATED_BACKUP
+from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_INSTANCE
 from kura.services.registry import Ctx, operation
 from kura.store.types import Resource, Store
 
@@ -68,10 +69,22 @@ def follow(store: Store, account: str, inst: Resource) -> None:
 
 def retire(store: Store, inst: Resource, delete: bool) -> None:
     """DeleteDBInstance: DeleteAutomatedBackups (default true) removes them, false retains them until
-    their retention runs out."""
+    their retention runs out, showing the instance as it was last."""
     ab = of_instance(store, inst)
     if ab is not None and ab.spec.get("desired") != DELETED:
-        store.update(ab, spec={**ab.spec, "desired": DELETED if delete else RETAINED})
+        store.update(ab, spec={**ab.spec, **sv.instance_fields(store, inst),
+                               "desired": DELETED if delete else RETAINED})
+
+
+def current(store: Store, account: str, res: Resource) -> Resource:
+    """An active automated backup as its instance is now: the record mirrors the instance as of the
+    last change a handler made, before the control plane knew, e.g., the engine version it runs."""
+    if res.spec.get("desired") != ACTIVE:
+        return res
+    inst = store.get(KIND_INSTANCE, res.region, str(res.spec.get("DBInstanceIdentifier")))
+    if inst is None or inst.spec.get("DbiResourceId") != res.id:
+        return res
+    return dataclasses.replace(res, spec={**res.spec, **mirror(store, account, inst)})
 
 
 def arn(ctx: Ctx, res: Resource) -> str:
@@ -121,7 +134,7 @@ def describe_db_instance_automated_backups(ctx: Ctx, params: dict[str, Any]) -> 
         found = [r for r in found if r.spec.get("DBInstanceIdentifier") == ident]
     found = filters.apply(found, params.get("Filters"), _getters(ctx))
     page, marker = rds_page(found, lambda r: r.id, params)
-    items = [sv.automated_backup(r, ctx.account) for r in page]
+    items = [sv.automated_backup(current(ctx.store, ctx.account, r), ctx.account) for r in page]
     return shared.with_marker({"DBInstanceAutomatedBackups": items}, marker)
 
 

@@ -124,6 +124,20 @@ def kept_performance(before: dict[str, Any], size_before: int, storage_type: str
     return before.get("Iops"), before.get("StorageThroughput")
 
 
+def inherited_storage(source: dict[str, Any], size: int, given: dict[str, Any], what: str) -> dict[str, Any]:
+    """AllocatedStorage, StorageType, Iops and StorageThroughput of an instance made from `source` (whose
+    storage is `size` GiB): the source's unless `given` says otherwise, and never smaller."""
+    allocated = int(given.get("AllocatedStorage", size))
+    if allocated < size:
+        raise errors.combination(f"The allocated storage of the {what} ({allocated} GiB) can't be less than "
+                                 f"the source's ({size} GiB).")
+    kind = str(given.get("StorageType") or source["StorageType"])
+    iops, throughput = given.get("Iops"), given.get("StorageThroughput")
+    if iops is None and throughput is None:
+        iops, throughput = kept_performance(source, size, kind, allocated)
+    return {"AllocatedStorage": allocated, "StorageType": kind, "Iops": iops, "StorageThroughput": throughput}
+
+
 def _gp3(allocated: int, iops: int | None, throughput: int | None) -> tuple[int, int]:
     if allocated < GP3_BASELINE_GIB:
         if (iops is not None and iops != 3000) or (throughput is not None and throughput != 125):

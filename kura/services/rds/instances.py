@@ -166,6 +166,17 @@ def insert(ctx: Ctx, spec: dict[str, Any], message: str, category: str) -> Resou
     return res
 
 
+def insert_copy(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str], master_username: str,
+                extra: dict[str, Any], message: str, category: str) -> Resource:
+    """Check, build and store an instance whose data comes from another (a restore, a read replica):
+    `params` has the source's values filled in; the master user comes with the data, keeping the
+    password it has there (none is sealed). `extra` says where the data comes from."""
+    refuse(params)
+    spec = settings(ctx, ident, params, tags)
+    spec.update({"MasterUsername": master_username, "ManageMasterUserPassword": False, **extra})
+    return insert(ctx, spec, message, category)
+
+
 @operation("rds", "CreateDBInstance")
 def create_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ident = shared.check_identifier(params["DBInstanceIdentifier"], "DBInstanceIdentifier")

@@ -50,6 +50,7 @@ def stop_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         state = _state(res)
         if state != "available":
             raise errors.instance_state(f"DB instance {res.id} is not in available state (it is {state}).")
+        _not_replicating(ctx, res)
         spec = {**res.spec, "desired": "stopped"}
         snapshot = params.get("DBSnapshotIdentifier")
         if snapshot:
@@ -75,11 +76,26 @@ def start_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return _answer(ctx, res)
 
 
-def _final_snapshot(params: dict[str, Any]) -> dict[str, Any]:
+def _not_replicating(ctx: Ctx, res: Resource) -> None:
+    """RDS can't stop a read replica, nor a DB instance that has read replicas."""
+    if views.replica_source(res.spec, res.status) is not None:
+        raise errors.combination("Cannot stop or start a Read-Replica instance")
+    replicas = views.replicas_of(ctx.store, res)
+    if replicas:
+        raise errors.combination(f"Cannot stop DB instance {res.id}: it is the source of read replicas "
+                                 f"({', '.join(sorted(r.id for r in replicas))}).")
+
+
+def _final_snapshot(params: dict[str, Any], replica: bool) -> dict[str, Any]:
     skip = bool(params.get("SkipFinalSnapshot"))
     name = params.get("FinalDBSnapshotIdentifier")
     if skip and name:
         raise errors.combination("Cannot specify both SkipFinalSnapshot and FinalDBSnapshotIdentifier.")
+    if replica and name:
+        raise errors.combination("FinalDBSnapshotIdentifier can not be specified when deleting a replica "
+                                 "instance.")
+    if replica and not skip:
+        raise errors.combination("SkipFinalSnapshot must be specified when deleting a read replica.")
     if not skip and not name:
         raise errors.combination(
             "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
@@ -97,12 +113,13 @@ def delete_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if res.spec.get("DeletionProtection"):
             raise errors.combination("Cannot delete protected DB Instance, please disable deletion "
                                      "protection and try again.")
-        final = _final_snapshot(params)
+        final = _final_snapshot(params, views.replica_source(res.spec, res.status) is not None)
         if final["identifier"]:
             state = _state(res)
             if state in NO_FINAL_SNAPSHOT:
                 raise errors.instance_state(
                     f"Instance {res.id} is currently {state} - a final snapshot cannot be taken.")
+            snapshots.require_key(ctx, res.spec)  # else the snapshot would fail and the data be gone
             # The reconciler keeps the data until this snapshot is taken.
             snapshots.take(ctx, res, final["identifier"], snapshots.instance_tags(res))
         automated_backups.retire(ctx.store, res, final["delete_automated_backups"])

@@ -16,6 +16,7 @@ from kura.services.rds import (
     errors,
     instance_network,
     master_secret,
+    replicas,
     shared,
     views,
 )
@@ -75,6 +76,21 @@ def _refuse(params: dict[str, Any], spec: dict[str, Any]) -> None:
         raise errors.not_implemented(what)
     check.refuse_unsupported({k: v for k, v in params.items() if k in check.UNSUPPORTED or k in (
         "NetworkType", "LicenseModel", "MasterUserAuthenticationType")})
+
+
+def _replication(ctx: Ctx, res: Resource, params: dict[str, Any]) -> None:
+    """What RDS for PostgreSQL refuses around read replicas: backups or a new master password on a
+    replica (the password comes from its source), and turning off the backups of a replica's source."""
+    retention = params.get("BackupRetentionPeriod")
+    if views.replica_source(res.spec, res.status) is not None:
+        if retention:
+            raise errors.instance_state("DB Backups not supported on a read replica for engine postgres")
+        if params.get("MasterUserPassword") is not None or params.get("ManageMasterUserPassword") \
+                or params.get("RotateMasterUserPassword"):
+            raise errors.combination(f"DB instance {res.id} is a read replica: its master user password is "
+                                     "its source's. Change it on the source, or promote the replica first.")
+    elif retention is not None:
+        replicas.keep_backups(ctx, res, retention)
 
 
 def _option_group(spec: dict[str, Any]) -> str:
@@ -255,6 +271,7 @@ def modify_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         state = views.instance_status(res.spec, res.status)
         if state not in MODIFIABLE:
             raise errors.instance_state(f"Database instance is not in available state (it is {state}).")
+        _replication(ctx, res, params)
         c = Change(res, bool(params.get("ApplyImmediately")))
         _deferrable(ctx, res, c, params)
         _network(ctx, res, c, params)

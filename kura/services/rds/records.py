@@ -57,6 +57,11 @@ db-instance status (written only by the reconciler):
     master_user_secret_arn, parameter_group_seen   bookkeeping of the reconciler
     replication     read replicas: {"state": "replicating" | "error" | "stopped", "lag": seconds | None,
                     "error": str | None, "measured_at": epoch} (StatusInfos; ReplicaLag)
+    role            "replica" (a hot standby) | "primary" (promoted, or never a replica: absent); this,
+                    not the spec, says what the node is: a replica whose source was deleted is
+                    promoted with its spec unchanged
+    replica_of      the source it was cloned from (to drop its slot there once promoted or deleted)
+    status_infos    extra StatusInfos entries (none written yet)
   applied holds DBInstanceClass, AllocatedStorage (grown by storage autoscaling: views show the larger
   of spec and applied), Port, CACertificateIdentifier, parameter_group and parameters; a spec field
   that differs from its applied value shows the instance as `modifying`.

@@ -97,6 +97,7 @@ def restore_db_instance_from_db_snapshot(ctx: Ctx, params: dict[str, Any]) -> di
         if state != "available":
             raise errors.snapshot_state(f"Snapshot {snap.id} is {state}, not available: it can't be "
                                         "restored.")
+        snapshots.require_key(ctx, snap.spec)
         # RDS gives a restored instance the snapshot's tags when the request names none.
         tags = tags or dict(snap.spec.get("Tags") or {})
         return _restore(ctx, ident, params, snap.spec, tags, _snapshot_source(snap),
@@ -157,6 +158,7 @@ def restore_db_instance_to_point_in_time(ctx: Ctx, params: dict[str, Any]) -> di
     tags = tagging.normalize(params.get("Tags"))
     with ctx.store.transaction():
         ab, inst = _pitr_source(ctx, params)
+        snapshots.require_key(ctx, ab.spec)  # base backups and WAL are sealed under its key
         when = _restore_time(params, ab)
         source = sv.instance_fields(ctx.store, inst) if inst is not None else ab.spec
         target = _iso(when) if when is not None else "the latest restorable time"

@@ -63,6 +63,14 @@ def new_identifier(ctx: Ctx, value: str | None, param: str) -> str:
     return ident
 
 
+def require_key(ctx: Ctx, spec: dict[str, Any]) -> None:
+    """The data of an encrypted snapshot, automated backup or instance is sealed under its KMS key: while
+    that key is disabled or pending deletion, what would read it (a restore, a copy, a final snapshot)
+    is refused with RDS's KMSKeyNotAccessibleFault, not accepted to fail later."""
+    if spec.get("StorageEncrypted"):
+        check.kms_key(ctx, spec.get("KmsKeyId"), "alias/aws/rds")
+
+
 def instance_tags(inst: Resource) -> dict[str, str]:
     """The tags a snapshot of `inst` gets when the request names none (CopyTagsToSnapshot)."""
     return dict(inst.spec.get("Tags") or {}) if inst.spec.get("CopyTagsToSnapshot") else {}
@@ -184,6 +192,7 @@ def copy_db_snapshot(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise errors.snapshot_state(f"Snapshot {source.id} is {state}, not available: it can't be "
                                         "copied.")
         ident = new_identifier(ctx, params["TargetDBSnapshotIdentifier"], "TargetDBSnapshotIdentifier")
+        require_key(ctx, source.spec)  # the copy reads the source through its key
         inherited = dict(source.spec.get("Tags") or {}) if params.get("CopyTags") else {}
         created = source.status.get("created") or source.spec.get("requested")
         spec = {k: v for k, v in source.spec.items() if k not in _NOT_COPIED}

@@ -47,9 +47,32 @@ def instance_status(spec: dict[str, Any], status: dict[str, Any]) -> str:
         return "starting"
     if int(spec.get("password_seq", 0)) > int(status.get("password_seq", 0)):
         return "resetting-master-credentials"
-    if state == "available" and is_modifying(spec, status):
+    if state == "available" and (is_modifying(spec, status) or is_promoting(spec, status)):
         return "modifying"
     return str(state)
+
+
+def replica_source(spec: dict[str, Any], status: dict[str, Any]) -> str | None:
+    """The DB instance a read replica follows; None for an instance that is not, or no longer, a
+    replica: PromoteReadReplica removes the source from the spec, and the reconciler promotes a replica
+    whose source was deleted on its own (status.role "primary")."""
+    source = spec.get("ReadReplicaSourceDBInstanceIdentifier")
+    if not source or status.get("role") == "primary":
+        return None
+    return str(source)
+
+
+def is_promoting(spec: dict[str, Any], status: dict[str, Any]) -> bool:
+    """PromoteReadReplica was asked for and the reconciler has not promoted the replica yet."""
+    return status.get("role") == "replica" and not spec.get("ReadReplicaSourceDBInstanceIdentifier")
+
+
+def replicas_of(store: Store, res: Resource) -> list[Resource]:
+    """The read replicas following `res` (not those of an earlier instance of the same name)."""
+    dbi = res.spec.get("DbiResourceId")
+    return [r for r in store.list(KIND_INSTANCE, res.region)
+            if replica_source(r.spec, r.status) == res.id
+            and r.spec.get("ReadReplicaSourceDbiResourceId") in (None, dbi)]
 
 
 def is_modifying(spec: dict[str, Any], status: dict[str, Any]) -> bool:
@@ -141,6 +164,7 @@ def instance(res: Resource, account: str, store: Store) -> dict[str, Any]:
         out["SecondaryAvailabilityZone"] = secondary
     out["PendingModifiedValues"] = _pending(spec, status)
     out.update(_fixed(res, account, spec, status))
+    out.update(_replication(res, store))
     secret = master_secret.view(spec)
     if secret:
         out["MasterUserSecret"] = secret
@@ -152,7 +176,6 @@ def _fixed(res: Resource, account: str, spec: dict[str, Any], status: dict[str, 
     """Members that follow from the rest, and the ones Kura always answers the same way."""
     major = str(spec.get("EngineVersion", "")).split(".")[0]
     out: dict[str, Any] = {
-        "ReadReplicaDBInstanceIdentifiers": [],
         "ReadReplicaDBClusterIdentifiers": [],
         "OptionGroupMemberships": [{"OptionGroupName": f"default:postgres-{major}", "Status": "in-sync"}],
         "DbInstancePort": 0,
@@ -176,8 +199,25 @@ def _fixed(res: Resource, account: str, spec: dict[str, Any], status: dict[str, 
     if spec.get("MonitoringInterval"):
         out["EnhancedMonitoringResourceArn"] = (
             f"arn:aws:logs:{res.region}:{account}:log-group:RDSOSMetrics:log-stream:{spec.get('DbiResourceId')}")
-    if status.get("status_infos"):
-        out["StatusInfos"] = list(status["status_infos"])
+    return out
+
+
+def _replication(res: Resource, store: Store) -> dict[str, Any]:
+    """The replica's source and replication status (StatusInfos), and the replicas that follow it."""
+    out: dict[str, Any] = {"ReadReplicaDBInstanceIdentifiers": sorted(r.id for r in replicas_of(store, res))}
+    infos = list(res.status.get("status_infos") or [])
+    source = replica_source(res.spec, res.status)
+    if source is not None:
+        out["ReadReplicaSourceDBInstanceIdentifier"] = source
+        seen = res.status.get("replication") or {}  # "replicating" until the first measurement
+        state = str(seen.get("state") or "replicating")
+        info: dict[str, Any] = {"StatusType": "read replication", "Normal": state == "replicating",
+                                "Status": state}
+        if seen.get("error"):
+            info["Message"] = str(seen["error"])
+        infos.insert(0, info)
+    if infos:
+        out["StatusInfos"] = infos
     return out
 
 
