@@ -157,11 +157,15 @@ def _require_complete(ctx: steps.StepContext, log_text: str) -> None:
 
 
 def _await_snapshot(work: Work, ctx: steps.StepContext, ident: object) -> None:
+    """Until the snapshot is taken. A failed one stops the operation: the data it was to keep stays."""
     if not ident:
         return
     snap = work.env.store.get(KIND_SNAPSHOT, ctx.res.region, str(ident))
-    if snap is None or snap.status.get("state") in ("available", "failed"):
+    if snap is None or snap.status.get("state") == "available":
         return
+    if snap.status.get("state") == "failed":
+        raise PermanentError(f"DB instance {ctx.res.id}: snapshot {ident} failed "
+                             f"({snap.status.get('failure')}); the instance and its data are kept")
     raise TemporaryError(f"DB instance {ctx.res.id}: waiting for its snapshot {ident}", 1.0)
 
 

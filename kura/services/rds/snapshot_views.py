@@ -75,10 +75,12 @@ def snapshot(res: Resource, account: str) -> dict[str, Any]:
     out: dict[str, Any] = {"DBSnapshotIdentifier": res.id}
     out.update({k: spec[k] for k in _SNAPSHOT_PLAIN if spec.get(k) is not None})
     state = snapshot_status(res)
-    created = status.get("created") or spec.get("requested")
+    created = status.get("created")  # as on AWS, none while the snapshot is being created
     if created is not None:
         out["SnapshotCreateTime"] = created
-        out["OriginalSnapshotCreateTime"] = spec.get("OriginalSnapshotCreateTime") or created
+    original = spec.get("OriginalSnapshotCreateTime") or created
+    if original is not None:
+        out["OriginalSnapshotCreateTime"] = original
     out["Status"] = state
     out["PercentProgress"] = 100 if state == "available" else int(status.get("progress") or 0)
     out["LicenseModel"] = spec.get("LicenseModel") or LICENSE
