@@ -42,3 +42,15 @@ def test_elasticache_quick() -> None:
     data = json.loads((ROOT / "bench" / "results" / "elasticache_quick.json").read_text())
     assert len(data["create_to_available_s"]) == data["runs"] and data["failover_s"]
     print(data["summary"])
+
+
+def test_backup_quick() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "backup.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    data = json.loads((ROOT / "bench" / "results" / "backup_quick.json").read_text())
+    assert data["base_backup"]["kura_snapshot_runs"] and data["base_backup"]["raw_pg_basebackup_runs"]
+    assert data["point_in_time_restore"]["kura_runs"] and data["point_in_time_restore"]["raw_runs"]
+    assert data["goals"]["restores_hold_the_target_state"]
+    assert data["latest_restorable_time_lag"]["n"] > 0
+    print(data["summary"])
