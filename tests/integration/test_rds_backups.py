@@ -112,6 +112,12 @@ def test_point_in_time_restores_are_exact_row_by_row(kura: KuraServer) -> None:
     rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier="ledger-db",
                                              TargetDBInstanceIdentifier="pitr-latest",
                                              UseLatestRestorableTime=True, BackupRetentionPeriod=0)
+    # an instant after the last commit: recovery runs out of WAL before any commit after it
+    quiet = last_ack + 1.0
+    wait_for(lambda: latest(rds, "ledger-db") >= quiet, 20, "restorable past the quiet instant")
+    rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier="ledger-db", TargetDBInstanceIdentifier="pitr-quiet",
+        RestoreTime=dt.datetime.fromtimestamp(quiet, dt.UTC), BackupRetentionPeriod=0)
     for i, at in enumerate(instants):
         restored = wait_status(rds, f"pitr-{i}", "available", 120)
         restore_checks(rows(restored), writer.rows, at)
@@ -122,6 +128,8 @@ def test_point_in_time_restores_are_exact_row_by_row(kura: KuraServer) -> None:
     assert rows(newest) == set(writer.rows)
     with connect(newest) as conn:  # promoted, writable, the master password of the source
         conn.execute("INSERT INTO ledger (id) VALUES (-1)")
+    assert rows(wait_status(rds, "pitr-quiet", "available", 120)) == set(writer.rows)
+    rds.delete_db_instance(DBInstanceIdentifier="pitr-quiet", SkipFinalSnapshot=True)
     for i in range(RESTORES):
         rds.delete_db_instance(DBInstanceIdentifier=f"pitr-{i}", SkipFinalSnapshot=True)
     rds.delete_db_instance(DBInstanceIdentifier="pitr-latest", SkipFinalSnapshot=True)

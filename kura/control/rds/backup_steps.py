@@ -101,7 +101,9 @@ def restore_data(work: Work, ctx: steps.StepContext, retarget: bool = True) -> N
     shutil.rmtree(node.datadir, ignore_errors=True)  # a half-unpacked attempt
     unwrap = backup_store.unwrapper(env, res.region)
     with _failing(f"restore of DB instance {res.id}"):
-        backup.unpack(sealed.read(source.tar, unwrap, source.context), node.datadir, node.run_as)
+        plain = sealed.wrapped_key(source.tar) is None  # tar reads a plain file itself: faster
+        backup.unpack(source.tar if plain else sealed.read(source.tar, unwrap, source.context), node.datadir,
+                      node.run_as)
         backup.verify(node.engine, node.datadir)
         staged = node.datadir / backup.RESTORE_WAL
         if source.area is not None:
@@ -132,10 +134,8 @@ def replay(work: Work, ctx: steps.StepContext) -> None:
         if not (targeted and backup.target_missed(str(exc))):
             raise PermanentError(f"recovery of DB instance {ctx.res.id} failed: {exc}") from exc
         _require_complete(ctx, node.log_tail(400))
-        restore_data(work, ctx, retarget=False)
-        from kura.control.rds import actions  # (actions imports this module)
-
-        actions.configure(work, ctx)
+        # every WAL record given was replayed: recover again on the same data to its end, no target
+        backup.prepare_recovery(node.datadir, None, node.run_as)
         node.start(timeout=REPLAY_TIMEOUT)
         backup.wait_promoted(node, REPLAY_TIMEOUT)
         targeted = False

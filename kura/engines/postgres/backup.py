@@ -106,7 +106,10 @@ class Streamer:
         if running is not None:
             return running
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        script = '"$0" -D "$1" --slot="$2" --synchronous --no-loop -d "$3" </dev/null >>"$4" 2>&1 & echo $!'
+        # --status-interval=1: a completed segment's end is reported within a second even when no more
+        # WAL follows (the default, 10 s, holds the restorable time back after a segment switch)
+        script = ('"$0" -D "$1" --slot="$2" --synchronous --status-interval=1 --no-loop -d "$3" '
+                  '</dev/null >>"$4" 2>&1 & echo $!')
         done = osuser.run(["/bin/sh", "-c", script, self.engine.tool("pg_receivewal"), self.dir, SLOT,
                            conninfo(datadir), self.log], None, timeout=30, new_session=True)
         if done.returncode != 0 or not done.stdout.strip().isdigit():
@@ -210,10 +213,18 @@ def cold_backup(engine: PgEngine, datadir: Path, sink: Callable[[bytes], None]) 
     return BaseBackup(lsn, lsn, int(timeline), size)
 
 
-def unpack(chunks: Iterable[bytes], datadir: Path, run_as: OsUser | None) -> None:
-    """Extract a base backup's tar into an empty `datadir` (owned by the engine user, 0700)."""
+def unpack(chunks: Iterable[bytes] | Path, datadir: Path, run_as: OsUser | None) -> None:
+    """Extract a base backup's tar into an empty `datadir` (owned by the engine user, 0700): from a
+    plain tar file directly, else from the chunks (a sealed file being opened) through a pipe."""
     datadir.mkdir(parents=True, exist_ok=True)
     datadir.chmod(0o700)
+    if isinstance(chunks, Path):
+        done = subprocess.run(["tar", "-x", "-f", str(chunks), "-C", str(datadir)], capture_output=True,
+                              text=True, env=osuser.BASE_ENV, check=False)
+        if done.returncode != 0:
+            raise BackupError(f"the base backup could not be unpacked: {done.stderr.strip()[:300]}")
+        osuser.chown_tree(datadir, run_as)
+        return
     proc = subprocess.Popen(["tar", "-x", "-f", "-", "-C", str(datadir)], stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=osuser.BASE_ENV)
     assert proc.stdin is not None and proc.stderr is not None
