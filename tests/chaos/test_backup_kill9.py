@@ -17,8 +17,7 @@ from tests.integration.test_rds_backups import Writer, latest, rows
 from tests.integration.test_rds_lifecycle import (
     connect,
     create,
-    make_server,
-    stop_leftovers,
+    running,
     wait_for,
     wait_status,
 )
@@ -29,13 +28,8 @@ pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL insta
 
 @pytest.fixture
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("backup-chaos") / "home")
-    server.start()
-    try:
+    with running(tmp_path_factory.mktemp("backup-chaos") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
 
 
 def streamer_pid(server: KuraServer, ident: str) -> int | None:

@@ -23,8 +23,7 @@ from tests.integration.test_rds_lifecycle import (
     connect,
     create,
     describe,
-    make_server,
-    stop_leftovers,
+    running,
     wait_for,
     wait_status,
 )
@@ -36,13 +35,8 @@ FAULT = "KMSKeyNotAccessibleFault"
 
 @pytest.fixture(scope="module")
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("backup-kms") / "home")
-    server.start()
-    try:
+    with running(tmp_path_factory.mktemp("backup-kms") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
 
 
 def _error(call: Callable[[], Any]) -> tuple[str, str]:

@@ -20,9 +20,8 @@ from tests.integration.test_rds_lifecycle import (
     connect,
     create,
     describe,
-    make_server,
     messages,
-    stop_leftovers,
+    running,
     wait_for,
     wait_status,
 )
@@ -34,13 +33,8 @@ RESTORES = 10
 
 @pytest.fixture(scope="module")
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("backups") / "home")
-    server.start()
-    try:
+    with running(tmp_path_factory.mktemp("backups") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
 
 
 class Writer(threading.Thread):

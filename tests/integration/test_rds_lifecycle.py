@@ -41,15 +41,22 @@ def make_server(home: Path, **env: str) -> KuraServer:
     return KuraServer(home=home, port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5", **env})
 
 
-@pytest.fixture(scope="module")
-def rds_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("rds") / "home")
+@contextlib.contextmanager
+def running(home: Path, **env: str) -> Iterator[KuraServer]:
+    """A started Kura of its own; stopped afterwards, with the postmasters it left."""
+    server = make_server(home, **env)
     server.start()
     try:
         yield server
     finally:
         server.stop()
         stop_leftovers(server.home)
+
+
+@pytest.fixture(scope="module")
+def rds_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
+    with running(tmp_path_factory.mktemp("rds") / "home") as server:
+        yield server
 
 
 def stop_leftovers(home: Path) -> None:

@@ -16,8 +16,7 @@ from tests.integration.test_rds_lifecycle import (
     connect,
     create,
     describe,
-    make_server,
-    stop_leftovers,
+    running,
     wait_for,
     wait_status,
 )
@@ -28,13 +27,8 @@ pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL insta
 
 @pytest.fixture(scope="module")
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("replicas") / "home")
-    server.start()
-    try:
+    with running(tmp_path_factory.mktemp("replicas") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
 
 
 def count(inst: dict[str, Any]) -> int:
@@ -122,5 +116,7 @@ def test_deleting_the_source_promotes_its_replica(kura: KuraServer) -> None:
             return False
 
     wait_for(writable, 60, "the orphaned replica to be promoted")
-    assert "ReadReplicaSourceDBInstanceIdentifier" not in describe(rds, "orphan")
+    # writable as soon as pg_promote returns; the record says so once the promotion step is checkpointed
+    wait_for(lambda: "ReadReplicaSourceDBInstanceIdentifier" not in describe(rds, "orphan"), 10,
+             "orphan shown as standalone")
     rds.delete_db_instance(DBInstanceIdentifier="orphan", SkipFinalSnapshot=True)

@@ -158,12 +158,10 @@ class Streamer:
         return found[-1] if found else None
 
 
-def base_backup(engine: PgEngine, datadir: Path, sink: Callable[[bytes], None]) -> BaseBackup:
-    """Stream a base backup (tar, WAL fetched in, with its manifest) of the running node into `sink`."""
-    cmd = [str(engine.tool("pg_basebackup")), "-D", "-", "-F", "t", "-X", "fetch", "-c", "fast", "-v",
-           "-d", conninfo(datadir)]
+def _pump(cmd: list[str], sink: Callable[[bytes], None]) -> tuple[int, str, int]:
+    """Run `cmd`, handing its stdout to `sink` as it comes; (exit code, what it said on stderr, bytes)."""
     size = 0
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty stderr cannot block stdout
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                 env=osuser.BASE_ENV)
         assert proc.stdout is not None
@@ -175,7 +173,13 @@ def base_backup(engine: PgEngine, datadir: Path, sink: Callable[[bytes], None]) 
             proc.stdout.close()
             code = proc.wait()
         err.seek(0)
-        said = err.read().decode(errors="replace")
+        return code, err.read().decode(errors="replace"), size
+
+
+def base_backup(engine: PgEngine, datadir: Path, sink: Callable[[bytes], None]) -> BaseBackup:
+    """Stream a base backup (tar, WAL fetched in, with its manifest) of the running node into `sink`."""
+    code, said, size = _pump([str(engine.tool("pg_basebackup")), "-D", "-", "-F", "t", "-X", "fetch", "-c",
+                              "fast", "-v", "-d", conninfo(datadir)], sink)
     start, end = _START_LSN.search(said), _END_LSN.search(said)
     if code != 0 or start is None or end is None:
         tail = " | ".join(said.strip().splitlines()[-3:])
@@ -192,22 +196,8 @@ def cold_backup(engine: PgEngine, datadir: Path, sink: Callable[[bytes], None]) 
     timeline = found.get("Latest checkpoint's TimeLineID", "").strip()
     if control.returncode != 0 or not lsn or not timeline.isdigit():
         raise BackupError(f"pg_controldata failed: {control.stderr.strip()[:300]}")
-    cmd = ["tar", "-c", "-f", "-", "-C", str(datadir), "--exclude=./postmaster.pid",
-           "--exclude=./postmaster.opts", "--exclude=./pg_replslot/*", "."]
-    size = 0
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                env=osuser.BASE_ENV)
-        assert proc.stdout is not None
-        try:
-            while chunk := proc.stdout.read(1024 * 1024):
-                sink(chunk)
-                size += len(chunk)
-        finally:
-            proc.stdout.close()
-            code = proc.wait()
-        err.seek(0)
-        said = err.read().decode(errors="replace")
+    code, said, size = _pump(["tar", "-c", "-f", "-", "-C", str(datadir), "--exclude=./postmaster.pid",
+                              "--exclude=./postmaster.opts", "--exclude=./pg_replslot/*", "."], sink)
     if code != 0:
         raise BackupError(f"tar of {datadir} failed (exit {code}): {said.strip()[:300]}")
     return BaseBackup(lsn, lsn, int(timeline), size)
