@@ -27,8 +27,9 @@ def _available(res: Resource, action: str) -> None:
                                    "not available.")
 
 
-def _scaling(ctx: Ctx, spec: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """CacheNodeType and EngineVersion: now with ApplyImmediately, else at the maintenance window."""
+def scaling(ctx: Ctx, spec: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """CacheNodeType and EngineVersion (of a cache cluster or a replication group's members): now with
+    ApplyImmediately, else as PendingModifiedValues for the maintenance window."""
     changes: dict[str, Any] = {}
     if params.get("CacheNodeType"):
         changes["CacheNodeType"] = validation.node_type(params["CacheNodeType"])
@@ -37,14 +38,16 @@ def _scaling(ctx: Ctx, spec: dict[str, Any], params: dict[str, Any]) -> dict[str
         if version.family != catalogue.resolve_version(ctx.store, spec.get("EngineVersion")).family:
             raise errors.invalid("kura upgrades within the installed major only.")
         changes["EngineVersion"] = params["EngineVersion"]
+    if params.get("ApplyImmediately") or not changes:
+        return changes
+    return {"PendingModifiedValues": {**(spec.get("PendingModifiedValues") or {}), **changes}}
+
+
+def _scaling(ctx: Ctx, spec: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     if params.get("NumCacheNodes") not in (None, 1):
         raise errors.invalid("A Redis cache cluster has exactly 1 node: use a replication group for "
                              "replicas.")
-    if params.get("ApplyImmediately"):
-        return changes
-    if not changes:
-        return {}
-    return {"PendingModifiedValues": {**(spec.get("PendingModifiedValues") or {}), **changes}}
+    return scaling(ctx, spec, params)
 
 
 def _settings(ctx: Ctx, res: Resource, params: dict[str, Any]) -> dict[str, Any]:

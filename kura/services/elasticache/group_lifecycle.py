@@ -20,7 +20,7 @@ from kura.services.elasticache import (
     validation,
     views,
 )
-from kura.services.elasticache.cluster_lifecycle import auth_token_change
+from kura.services.elasticache.cluster_lifecycle import auth_token_change, scaling
 from kura.services.elasticache.records import KIND_REPLICATION_GROUP
 from kura.services.registry import Ctx, operation
 from kura.store.types import Resource
@@ -56,18 +56,7 @@ def _member_settings(ctx: Ctx, spec: dict[str, Any], params: dict[str, Any]) -> 
     if params.get("SecurityGroupIds"):
         vpc = subnet_groups.get(ctx, spec["CacheSubnetGroupName"]).spec["VpcId"]
         out["SecurityGroupIds"] = subnet_groups.security_groups(ctx, params["SecurityGroupIds"], str(vpc))
-    deferred: dict[str, Any] = {}
-    if params.get("CacheNodeType"):
-        deferred["CacheNodeType"] = validation.node_type(params["CacheNodeType"])
-    if params.get("EngineVersion"):
-        version = catalogue.resolve_version(ctx.store, params["EngineVersion"])
-        if version.family != catalogue.resolve_version(ctx.store, spec.get("EngineVersion")).family:
-            raise errors.invalid("kura upgrades within the installed major only.")
-        deferred["EngineVersion"] = params["EngineVersion"]
-    if params.get("ApplyImmediately"):
-        out.update(deferred)
-    elif deferred:
-        out["PendingModifiedValues"] = {**(spec.get("PendingModifiedValues") or {}), **deferred}
+    out.update(scaling(ctx, spec, params))
     return out
 
 
