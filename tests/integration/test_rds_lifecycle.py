@@ -10,6 +10,7 @@ import contextlib
 import functools
 import os
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -25,6 +26,7 @@ import pytest
 from kura.config import Settings
 from kura.control.rds import nodes
 from kura.net import tls
+from kura.net.router.control import RouterControl
 from tests.kura_fixture import KuraServer, free_port
 
 PASSWORD = "Master-pass-1"
@@ -60,16 +62,20 @@ def rds_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
 
 
 def stop_leftovers(home: Path) -> None:
-    """Stop the postmasters a test left running (by their own pid: PostgreSQL's fast shutdown), and
-    remove their socket directories when those live outside the home (/tmp/kura-…)."""
+    """Stop the router and the postmasters a test left running (by their own pid: PostgreSQL's fast
+    shutdown), and remove their socket directories when those live outside the home (/tmp/kura-…)."""
+    RouterControl(home / "router").stop()
     for base in home.glob("data/rds/*/*"):
-        with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
-            pid = int((base / "pgdata" / "postmaster.pid").read_text().split()[0])
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 2)
-            wait_for(functools.partial(_gone, pid), 30, f"postmaster {pid} to stop")
-        if not nodes.socket_dir(base).is_relative_to(home):
-            shutil.rmtree(nodes.socket_dir(base), ignore_errors=True)
+        for tail in ("", "2"):
+            with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
+                pid = int((base / f"pgdata{tail}" / "postmaster.pid").read_text().split()[0])
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)  # a test may have stopped it
+                    os.kill(pid, signal.SIGINT)
+                wait_for(functools.partial(_gone, pid), 30, f"postmaster {pid} to stop")
+            sockets = nodes.socket_dir(base, f"socket{tail}")
+            if not sockets.is_relative_to(home):
+                shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _gone(pid: int) -> bool:

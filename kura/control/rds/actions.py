@@ -18,7 +18,16 @@ from typing import Any
 from cryptography import x509
 
 from kura.control import steps
-from kura.control.rds import backup_steps, master_password, nodes, observe, replica_steps, settings
+from kura.control.rds import (
+    backup_steps,
+    ha_steps,
+    master_password,
+    nodes,
+    observe,
+    replica_steps,
+    routing,
+    settings,
+)
 from kura.control.rds.plan import MARKS, Op, Plan, Step, allocated
 from kura.engines.postgres import catalog
 from kura.engines.postgres.errors import StartError
@@ -145,7 +154,8 @@ def _configure(work: Work, ctx: steps.StepContext) -> None:
         raise StartFailed(problem)  # as RDS: not started at all, `incompatible-parameters`
     fenced = {Op.FENCE: True, Op.UNFENCE: False}.get(work.plan.op, bool(res.status.get("fenced")))
     files = res.status["tls"]
-    config = settings.render(values, address=str(res.status["address"]), port=int(res.status["port"]),
+    address, port = routing.listen_address(res)  # a routed instance's primary: its member address
+    config = settings.render(values, address=address, port=port,
                              tls=(Path(files["cert"]), Path(files["key"]), Path(files["ca"])),
                              fenced=fenced)
     work.node(res).configure(config)  # a running node reloads at once
@@ -252,6 +262,8 @@ def _remove_data(work: Work, ctx: steps.StepContext) -> None:
 
 def _release_endpoint(work: Work, ctx: steps.StepContext) -> None:
     addresses.release(work.env.store, arn_of(work.env, ctx.res))
+    for member in nodes.MEMBERS:
+        addresses.release(work.env.store, ha_steps.owner(work, ctx.res, member))
 
 
 def _delete_secret(work: Work, ctx: steps.StepContext) -> None:
@@ -272,6 +284,12 @@ TABLE: dict[Step, StepFn] = {
     Step.STOP_SNAPSHOT: backup_steps.stop_snapshot,
     Step.CLONE: replica_steps.clone, Step.PROMOTE: replica_steps.promote,
     Step.RELEASE_SLOT: replica_steps.release,
+    Step.MEMBERS: ha_steps.members, Step.ROUTE: ha_steps.route, Step.MOVE_ENDPOINT: ha_steps.move_endpoint,
+    Step.STANDBY: ha_steps.standby, Step.SYNC: ha_steps.sync, Step.UNSYNC_MARK: ha_steps.unsync_mark,
+    Step.UNSYNC: ha_steps.unsync, Step.DROP_STANDBY: ha_steps.drop_standby,
+    Step.STOP_STANDBY: ha_steps.stop_standby, Step.FENCE_PRIMARY: ha_steps.fence,
+    Step.SWITCH_CHECK: ha_steps.switch_check, Step.CAUGHT_UP: ha_steps.caught_up,
+    Step.PROMOTE_STANDBY: ha_steps.promote, Step.FAILOVER_DONE: ha_steps.failover_done,
 }
 
 

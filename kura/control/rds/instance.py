@@ -22,7 +22,7 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.control import maintenance, steps
-from kura.control.rds import actions, nodes, replica_steps, storage
+from kura.control.rds import actions, ha, nodes, replica_steps, routing, storage
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -59,6 +59,11 @@ EVENTS: dict[Op, tuple[str, str]] = {
     Op.FENCE: ("Allocated storage has been exhausted. Allocate additional storage to resolve the issue.",
                "low storage"),
     Op.UNFENCE: ("DB instance has free storage again and accepts writes", "notification"),
+    Op.ENABLE_MULTI_AZ: ("Finished applying modification to convert to a Multi-AZ DB instance",
+                         "configuration change"),
+    Op.DISABLE_MULTI_AZ: ("Finished applying modification to convert to a Single-AZ DB instance",
+                          "configuration change"),
+    Op.SWITCHOVER: ("DB instance restarted", "availability"),
 }
 
 
@@ -121,6 +126,9 @@ def _finish(env: Env, res: Resource, chosen: Plan) -> None:
         if current is not None:
             env.store.delete(current)
         forget(res.region, res.id)
+        ha.forget(res)
+        if res.status.get("routed"):
+            routing.publish(env)  # the endpoint leaves the router's table
         actions.event(env, res, "DB instance deleted", "deletion")
         return
     if chosen.op is Op.GROW_STORAGE:
@@ -190,6 +198,13 @@ def _idle(env: Env, res: Resource, seen: Observed) -> Outcome:
         if found is not None:
             _patch(env, res, {"replication": found}, drop_op=False)
     node = seen.node.value if seen.node else "unknown"
+    if seen.ha is not None:
+        routing.ensure(env)  # the router died (kill -9): start it again with its table
+        standby = "synchronous" if (res.status.get("ha") or {}).get("in_sync") else "not synchronous"
+        if not (res.status.get("ha") or {}).get("standby"):
+            standby = "none"
+        return Outcome(f"DB instance {res.id} is {state} (primary {node}, standby {standby})",
+                       requeue_after=ha.PACE)
     return Outcome(f"DB instance {res.id} is {state} (postmaster {node})", requeue_after=POLL_SECONDS)
 
 

@@ -5,6 +5,11 @@
                                       tls      the endpoint certificate and key
                                       socket   Kura's private unix socket, unless that path is too
                                                long for a socket (108 bytes): then /tmp/kura-<hash>
+                                      pgdata2, log2, socket2   the second member of a Multi-AZ
+                                               instance (member "2"; the first is member "1")
+
+Which member is the primary is the instance's status (`ha.primary`, "1" when absent): `node_for`
+answers the primary, `member_node` either member.
 """
 
 from __future__ import annotations
@@ -40,11 +45,11 @@ class Layout:
     socket: Path
 
 
-def socket_dir(base: Path) -> Path:
+def socket_dir(base: Path, name: str = "socket") -> Path:
     """`<base>/socket`, or a short private directory under /tmp when that path is too long."""
-    socket = base / "socket"
+    socket = base / name
     if len(str(socket)) > _SOCKET_MAX:
-        digest = hashlib.sha256(str(base).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(str(socket if name != "socket" else base).encode()).hexdigest()[:16]
         socket = Path(tempfile.gettempdir()) / f"kura-{digest}"
     return socket
 
@@ -65,9 +70,22 @@ def empty_trash_soon(env: Env) -> None:
     threading.Thread(target=empty_trash, args=(env,), name="kura-rds-trash", daemon=True).start()
 
 
-def layout(env: Env, region: str, ident: str) -> Layout:
+MEMBERS = ("1", "2")
+
+
+def layout(env: Env, region: str, ident: str, member: str = "1") -> Layout:
     base = env.settings.paths.data / "rds" / region / ident
-    return Layout(base, base / "pgdata", base / "log", base / "tls", socket_dir(base))
+    tail = "" if member == "1" else member
+    return Layout(base, base / f"pgdata{tail}", base / f"log{tail}", base / "tls",
+                  socket_dir(base, f"socket{tail}"))
+
+
+def primary_member(res: Resource) -> str:
+    return str((res.status.get("ha") or {}).get("primary") or "1")
+
+
+def other_member(member: str) -> str:
+    return MEMBERS[1] if member == MEMBERS[0] else MEMBERS[0]
 
 
 def engines(refresh: bool = False, home: Path | None = None) -> list[PgEngine]:
@@ -109,14 +127,18 @@ def make_node(engine: PgEngine, where: Layout) -> PgNode:
 
 
 def node_for(env: Env, res: Resource) -> PgNode | None:
-    """The node of an instance whose engine is known (None before the create chose one)."""
+    """The primary's node of an instance whose engine is known (None before the create chose one)."""
+    return member_node(env, res, primary_member(res))
+
+
+def member_node(env: Env, res: Resource, member: str) -> PgNode | None:
     version = res.status.get("engine_version")
     if not version:
         return None
     engine = engine_for(str(version))
     if engine is None:
         return None
-    return make_node(engine, layout(env, res.region, res.id))
+    return make_node(engine, layout(env, res.region, res.id, member))
 
 
 def liveness(node: PgNode) -> NodeState | None:

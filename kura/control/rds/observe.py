@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from kura.catalog import postgres_engines
-from kura.control.rds import nodes, plan, replica_steps, settings, storage
+from kura.control.rds import ha, nodes, plan, replica_steps, settings, storage
 from kura.engines.postgres.catalog import version_key
 from kura.env import Env
 from kura.services.rds.records import KIND_PARAMETER_GROUP
@@ -140,4 +140,7 @@ def observe(env: Env, res: Resource) -> plan.Observed:
     used = usage(env, res)
     growth = storage.growth_per_hour(res.status.get("storage"), used.used_bytes, env.clock.now())
     alive = replica_steps.source_of(env, res) is not None if res.status.get("role") == "replica" else None
-    return plan.Observed(node_state, desired_for(env, res), used, growth, alive)
+    multi = (res.status.get("routed") or plan.wants_standby(res.spec, res.status)) \
+        and res.status.get("role") != "replica" and state in plan.RUNNING
+    return plan.Observed(node_state, desired_for(env, res), used, growth, alive,
+                         ha.look(env, res) if multi else None)

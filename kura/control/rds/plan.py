@@ -11,11 +11,14 @@ after an operation, so whatever else is due is decided on the next pass.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kura.control.rds import settings, storage
+from kura.control.rds.ha import CAUGHT_UP_BYTES, Seen
 from kura.engines.postgres.types import NodeState
 
 
@@ -39,6 +42,14 @@ class Op(enum.StrEnum):
     GROW_STORAGE = "grow-storage"
     FENCE = "fence"  # storage-full: refuse writes
     UNFENCE = "unfence"
+    ENABLE_MULTI_AZ = "enable-multi-az"  # a synchronous standby (and the endpoint to the router)
+    DISABLE_MULTI_AZ = "disable-multi-az"
+    REBUILD_STANDBY = "rebuild-standby"  # the standby died, or the old primary after a failover
+    CONFIGURE_STANDBY = "configure-standby"  # the primary's parameters changed
+    DEGRADE = "degrade"  # the standby is lost: commits stop waiting for it
+    RESYNC = "resync"  # the standby caught up again: commits wait for it again
+    FAILOVER = "failover"  # the primary failed: fence it, promote the synchronous standby
+    SWITCHOVER = "switchover"  # RebootDBInstance --force-failover: the same without losing anything
 
 
 class Step(enum.StrEnum):
@@ -69,22 +80,37 @@ class Step(enum.StrEnum):
     CLONE = "clone"
     PROMOTE = "promote"
     RELEASE_SLOT = "release-slot"
+    MEMBERS = "members"
+    ROUTE = "route"
+    MOVE_ENDPOINT = "move-endpoint"
+    STANDBY = "standby"
+    SYNC = "sync"
+    UNSYNC_MARK = "unsync-mark"
+    UNSYNC = "unsync"
+    DROP_STANDBY = "drop-standby"
+    STOP_STANDBY = "stop-standby"
+    FENCE_PRIMARY = "fence-primary"
+    SWITCH_CHECK = "switch-check"
+    CAUGHT_UP = "caught-up"
+    PROMOTE_STANDBY = "promote-standby"
+    FAILOVER_DONE = "failover-done"
 
 
 S = Step
 STEPS: dict[Op, tuple[Step, ...]] = {
-    Op.CREATE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.INIT, S.CONFIGURE, S.START,
-                S.MASTER_USER, S.DATABASE, S.BACKING_UP),
-    Op.RESTORE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.RESTORE_DATA, S.CONFIGURE,
-                 S.REPLAY, S.MASTER_USER, S.DATABASE, S.BACKING_UP),
+    Op.CREATE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.MEMBERS, S.INIT, S.CONFIGURE,
+                S.ROUTE, S.START, S.MASTER_USER, S.DATABASE, S.STANDBY, S.SYNC, S.BACKING_UP),
+    Op.RESTORE: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.SECRET, S.MEMBERS, S.RESTORE_DATA,
+                 S.CONFIGURE, S.ROUTE, S.REPLAY, S.MASTER_USER, S.DATABASE, S.STANDBY, S.SYNC,
+                 S.BACKING_UP),
     Op.CREATE_REPLICA: (S.MARK, S.ENGINE, S.ENDPOINT, S.CERTIFICATE, S.CLONE, S.CONFIGURE, S.START),
     Op.PROMOTE: (S.PROMOTE,),
-    Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.RELEASE_SLOT, S.REMOVE_DATA,
-                S.RELEASE_ENDPOINT, S.DELETE_SECRET),
-    Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP),
+    Op.DELETE: (S.MARK, S.FINAL_SNAPSHOT, S.STOP, S.ARCHIVE_WAL, S.RELEASE_SLOT, S.DROP_STANDBY,
+                S.REMOVE_DATA, S.RELEASE_ENDPOINT, S.DELETE_SECRET),
+    Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP, S.STOP_STANDBY),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
     Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
-    Op.RECOVER: (S.CONFIGURE, S.START),
+    Op.RECOVER: (S.FENCE_PRIMARY, S.CONFIGURE, S.START),
     Op.MODIFY: (S.MARK, S.ENDPOINT, S.CERTIFICATE, S.CONFIGURE, S.RESTART),
     Op.ROTATE_CERTIFICATE: (S.CERTIFICATE, S.CONFIGURE),
     Op.APPLY_PARAMETERS: (S.CONFIGURE,),
@@ -95,12 +121,22 @@ STEPS: dict[Op, tuple[Step, ...]] = {
     Op.GROW_STORAGE: (S.ALLOCATE,),
     Op.FENCE: (S.CONFIGURE, S.TERMINATE_WRITERS),  # configure() of a running node reloads it
     Op.UNFENCE: (S.CONFIGURE,),
+    Op.ENABLE_MULTI_AZ: (S.MARK, S.MEMBERS, S.MOVE_ENDPOINT, S.STANDBY, S.SYNC),
+    Op.DISABLE_MULTI_AZ: (S.MARK, S.UNSYNC_MARK, S.UNSYNC, S.DROP_STANDBY),
+    Op.REBUILD_STANDBY: (S.STANDBY, S.SYNC),
+    Op.CONFIGURE_STANDBY: (S.UNSYNC_MARK, S.UNSYNC, S.STANDBY, S.SYNC),
+    Op.DEGRADE: (S.UNSYNC_MARK, S.UNSYNC),
+    Op.RESYNC: (S.SYNC,),
+    Op.FAILOVER: (S.FENCE_PRIMARY, S.PROMOTE_STANDBY, S.ROUTE, S.FAILOVER_DONE),
+    Op.SWITCHOVER: (S.MARK, S.SWITCH_CHECK, S.STOP, S.CAUGHT_UP, S.PROMOTE_STANDBY, S.ROUTE,
+                    S.FAILOVER_DONE),
 }
 # The state MARK writes for each operation that has one.
 MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.RESTORE: "creating", Op.CREATE_REPLICA: "creating",
                         Op.DELETE: "deleting",
                         Op.STOP: "stopping", Op.START: "starting", Op.REBOOT: "rebooting",
-                        Op.MODIFY: "modifying"}
+                        Op.MODIFY: "modifying", Op.ENABLE_MULTI_AZ: "modifying",
+                        Op.DISABLE_MULTI_AZ: "modifying", Op.SWITCHOVER: "rebooting"}
 # States in which a postmaster is supposed to run (a dead one is started again).
 RUNNING = frozenset({"available", "storage-full", "backing-up", "modifying"})
 
@@ -112,6 +148,7 @@ class Observed:
     usage: storage.Usage | None = None
     growth: float = 0.0  # bytes per hour
     source_alive: bool | None = None  # a read replica's source still exists (None: not a replica)
+    ha: Seen | None = None  # a Multi-AZ (or routed) instance's primary and standby, as one look saw them
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +203,10 @@ def _resume(op: Op, ident: str, spec: Mapping[str, Any], status: Mapping[str, An
     done: dict[str, Any] = {}
     if op in (Op.CREATE, Op.RESTORE, Op.CREATE_REPLICA):
         done = _create_done(spec)
-    elif op in (Op.START, Op.MODIFY, Op.UNFENCE, Op.REBOOT):
+    elif op in (Op.START, Op.MODIFY, Op.UNFENCE, Op.REBOOT, Op.ENABLE_MULTI_AZ, Op.DISABLE_MULTI_AZ,
+                Op.FAILOVER, Op.SWITCHOVER):
         done = {"state": running_state(status) if op is not Op.UNFENCE else "available"}
-        if op is Op.REBOOT:
+        if op in (Op.REBOOT, Op.SWITCHOVER):
             done["reboot_seq"] = _int(spec.get("reboot_seq"))
     elif op is Op.STOP:
         done = {"state": "stopped"}
@@ -198,6 +236,10 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
             return Plan(Op.REBOOT, f"rebooted DB instance {ident} with its corrected parameters",
                         {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})
         return None
+    if state in RUNNING and seen.ha is not None:
+        found = _ha(ident, spec, status, seen.ha, reboot_due)
+        if found is not None:
+            return found
     if state in RUNNING and seen.node is NodeState.STOPPED:
         return Plan(Op.RECOVER, f"restarted DB instance {ident}: its postmaster had stopped")
     if status.get("role") == "replica" and state in RUNNING and (
@@ -209,6 +251,53 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         return Plan(Op.REBOOT, f"rebooted DB instance {ident}",
                     {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})
     return _modifications(ident, spec, status, seen)
+
+
+def values_digest(status: Mapping[str, Any]) -> str:
+    """What the standby must run with: the primary's applied parameters."""
+    values = (status.get("applied") or {}).get("parameters") or {}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def wants_standby(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    return bool(spec.get("MultiAZ")) and status.get("role") != "replica" \
+        and not spec.get("ReadReplicaSourceDBInstanceIdentifier")
+
+
+def _ha(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any], look: Seen,
+        reboot_due: bool) -> Plan | None:
+    """Multi-AZ, in order: a dead primary (failover if the standby was synchronous, else restart it in
+    place), a lost standby (stop waiting for it), Multi-AZ turned on or off, a standby to rebuild, a
+    reboot with failover, the standby's parameters, and synchronous replication again once caught up."""
+    ha: Mapping[str, Any] = status.get("ha") or {}
+    standby = ha.get("standby")
+    running = {"state": running_state(status)}
+    if look.primary_dead:
+        if standby and ha.get("in_sync") and look.standby_running:
+            return Plan(Op.FAILOVER, f"failed over DB instance {ident} to its standby: the primary's "
+                        f"{look.why}", running)
+        return Plan(Op.RECOVER, f"restarted DB instance {ident} in place: its primary's {look.why} and "
+                    "no synchronous standby can take over")
+    wanted = wants_standby(spec, status)
+    if ha.get("sync") and look.standby_lost:
+        return Plan(Op.DEGRADE, f"DB instance {ident}: the standby is lost; commits no longer wait for it")
+    if wanted and not standby:
+        return Plan(Op.ENABLE_MULTI_AZ, f"DB instance {ident} is Multi-AZ: its standby is synchronous",
+                    running)
+    if standby and not wanted:
+        return Plan(Op.DISABLE_MULTI_AZ, f"DB instance {ident} is Single-AZ: its standby is gone", running)
+    if standby and not look.standby_running:
+        return Plan(Op.REBUILD_STANDBY, f"rebuilt the standby of DB instance {ident}")
+    if reboot_due and standby and _int(spec.get("force_failover"), -1) == _int(spec.get("reboot_seq")):
+        return Plan(Op.SWITCHOVER, f"rebooted DB instance {ident} with a failover to its standby",
+                    {**running, "reboot_seq": _int(spec.get("reboot_seq"))})
+    if standby and ha.get("standby_values") != values_digest(status):
+        return Plan(Op.CONFIGURE_STANDBY, f"the standby of DB instance {ident} has the primary's parameters")
+    seen = look.standby
+    if standby and not ha.get("sync") and seen is not None and seen.state == "streaming" \
+            and 0 <= seen.behind_bytes <= CAUGHT_UP_BYTES:
+        return Plan(Op.RESYNC, f"DB instance {ident}: commits wait for the standby again")
+    return None
 
 
 def _retry(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> bool:

@@ -192,9 +192,12 @@ def merged(applied: Mapping[str, str], change: Mapping[str, str | None]) -> dict
 
 # -- rendering ----------------------------------------------------------------------------------------
 
-def hba() -> tuple[HbaRule, ...]:
+def hba(readable: bool = True) -> tuple[HbaRule, ...]:
     """Clients log in with SCRAM; the node makes the TCP rules hostssl when rds.force_ssl is on and
-    puts Kura's own trust rule for its superuser on the private socket first."""
+    puts Kura's own trust rule for its superuser on the private socket first. A Multi-AZ standby is not
+    `readable`: every client is refused, as on RDS."""
+    if not readable:
+        return tuple(HbaRule("host", "all", "all", net, "reject") for net in ("0.0.0.0/0", "::/0"))
     rules = [HbaRule("host", "all", SUPERUSER, net, "reject") for net in ("0.0.0.0/0", "::/0")]
     rules.append(HbaRule("local", "all", "all", "", "scram-sha-256"))
     rules += [HbaRule("host", "all", "all", net, "scram-sha-256") for net in ("0.0.0.0/0", "::/0")]
@@ -202,11 +205,11 @@ def hba() -> tuple[HbaRule, ...]:
 
 
 def render(values: Mapping[str, str], *, address: str, port: int, tls: tuple[Path, Path, Path],
-           fenced: bool) -> NodeConfig:
+           fenced: bool, readable: bool = True) -> NodeConfig:
     """The node's configuration for `values` (what runs, not necessarily all that is desired)."""
     settings = dict(values)
     if fenced:
         settings[FENCE] = "on"  # over whatever the parameter group says, until storage is freed
     cert, key, ca = tls
-    return NodeConfig(listen_address=address, port=port, settings=settings, hba=hba(),
+    return NodeConfig(listen_address=address, port=port, settings=settings, hba=hba(readable),
                       ssl_cert=cert, ssl_key=key, ssl_ca=ca)

@@ -71,6 +71,15 @@ def follow(replica: PgNode, conninfo: str, slot: str) -> None:
     osuser.chown_tree(replica.datadir, replica.run_as)
 
 
+def unfollow(node: PgNode) -> None:
+    """Drop the standby settings of a stopped node (it would start as a primary)."""
+    (node.datadir / "standby.signal").unlink(missing_ok=True)
+    auto = node.datadir / _AUTO_CONF
+    if auto.exists() and _MARK in auto.read_text():
+        auto.write_text(auto.read_text().partition(_MARK)[0])
+        osuser.chown_tree(auto, node.run_as)
+
+
 def is_standby(node: PgNode) -> bool:
     return (node.datadir / "standby.signal").exists()
 

@@ -162,6 +162,9 @@ def instance(res: Resource, account: str, store: Store) -> dict[str, Any]:
     secondary = _secondary_zone(spec, group)
     if secondary:
         out["SecondaryAvailabilityZone"] = secondary
+        if (status.get("ha") or {}).get("primary") == "2":  # after a failover the zones trade places
+            out["AvailabilityZone"] = secondary
+            out["SecondaryAvailabilityZone"] = spec.get("AvailabilityZone")
     out["PendingModifiedValues"] = _pending(spec, status)
     out.update(_fixed(res, account, spec, status))
     out.update(_replication(res, store))

@@ -1,0 +1,101 @@
+"""The router's table for RDS: every Multi-AZ instance's endpoint forwards to its current primary.
+
+An instance is *routed* (status `routed`) once its endpoint address belongs to the router and its
+members listen on addresses of their own (status `ha.members`). The table is always built whole from
+the store, so publishing is idempotent and any pass may do it; the router is started on first need
+and again if it died (`ensure`, from every HA pass).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from kura.env import Env
+from kura.net.router.control import RouterControl
+from kura.net.router.table import Endpoint, Table
+from kura.services.rds.records import KIND_INSTANCE
+from kura.store.types import Resource
+
+HOLD_SECONDS = float(os.environ.get("KURA_ROUTER_HOLD_SECONDS", "30"))
+_lock = threading.Lock()
+
+
+def control(env: Env) -> RouterControl:
+    return RouterControl(env.settings.paths.home / "router",
+                         workers=int(os.environ.get("KURA_ROUTER_WORKERS", "1")))
+
+
+def member(res: Resource, which: str) -> dict[str, Any] | None:
+    found = ((res.status.get("ha") or {}).get("members") or {}).get(which)
+    return dict(found) if found else None
+
+
+def listen_address(res: Resource, which: str | None = None) -> tuple[str, int]:
+    """Where a member's postmaster listens: its own address once routed, else the endpoint."""
+    ha = res.status.get("ha") or {}
+    which = which or str(ha.get("primary") or "1")
+    found = member(res, which) if res.status.get("routed") else None
+    if found is not None:
+        return str(found["address"]), int(found["port"])
+    return str(res.status["address"]), int(res.status["port"])
+
+
+def _endpoint(res: Resource) -> Endpoint | None:
+    if not res.status.get("routed") or not res.status.get("address"):
+        return None
+    ha = res.status.get("ha") or {}
+    primary = member(res, str(ha.get("primary") or "1"))
+    targets = ((str(primary["address"]), int(primary["port"])),) if primary else ()
+    return Endpoint(f"rds/{res.region}/{res.id}", (str(res.status["address"]), int(res.status["port"])),
+                    targets)
+
+
+def table(env: Env, pending: Resource | None = None) -> Table:
+    """Every routed instance's endpoint; `pending`: this instance as it is about to be (not stored yet)."""
+    found = []
+    for res in env.store.list(KIND_INSTANCE):
+        if pending is not None and (res.region, res.id) == (pending.region, pending.id):
+            res = pending
+        found.append(_endpoint(res))
+    return Table(tuple(e for e in found if e is not None), hold_seconds=HOLD_SECONDS)
+
+
+def publish(env: Env, pending: Resource | None = None) -> Table:
+    """Write the table and make sure the router runs when any endpoint is routed."""
+    with _lock:
+        ctl = control(env)
+        current = table(env, pending)
+        if current.endpoints:
+            ctl.ensure()
+        if current.endpoints or ctl.table_path.exists():
+            ctl.publish(current)
+        return current
+
+
+def ensure(env: Env) -> None:
+    """Restart the router if it died (its table is on disk; publish again to be sure it is current)."""
+    if control(env).pid() is None:
+        publish(env)
+
+
+def wait_listening(env: Env, res: Resource, timeout: float = 10.0) -> bool:
+    addr = (str(res.status["address"]), int(res.status["port"]))
+    ctl = control(env)
+    if hasattr(ctl, "wait_listening"):
+        return bool(ctl.wait_listening(addr, timeout))
+    import time
+
+    from kura.net import addresses
+    deadline = time.monotonic() + timeout
+    while addresses.is_free(*addr):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def stop_all(env: Env) -> None:
+    """`kura down --all`: the router goes with the instances it fronts."""
+    control(env).stop()
