@@ -29,6 +29,7 @@ from kura.control.elasticache import cluster as ec_cluster
 from kura.control.rds import backups as rds_backups
 from kura.control.rds import catalog_publisher
 from kura.control.rds import instance as rds_instance
+from kura.control.rds import routing as rds_routing
 from kura.control.runtime import Runtime
 from kura.crypto import MasterKey
 from kura.env import Env
@@ -114,10 +115,11 @@ def serve(settings: Settings) -> None:
     catalog_publisher.start(env)  # before serving: CreateDBInstance checks versions against it
     ec_catalog.start(env)
     hooks: tuple[Callable[[Env], None], ...] = (rds_instance.stop_all, rds_backups.stop_all,
-                                                ec_cluster.stop_all)
+                                                rds_routing.stop_all, ec_cluster.stop_all)
     for hook in hooks:
         if hook not in STOP_ALL_HOOKS:
             STOP_ALL_HOOKS.append(hook)
+    _publish_routes(env)
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",
@@ -138,6 +140,14 @@ def serve(settings: Settings) -> None:
         log.info("kura stopped home=%s", paths.home)
     if not server.started:
         raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
+
+
+def _publish_routes(env: Env) -> None:
+    """The router outlives Kura; a new Kura makes sure it runs with the table the store says."""
+    try:
+        rds_routing.publish(env)
+    except Exception:  # the HA passes try again; serving the API must not wait for the router
+        log.exception("could not start the endpoint router")
 
 
 def _write_runtime(paths: Paths, settings: Settings) -> None:

@@ -5,6 +5,7 @@ acknowledged commit present and no failed connection attempt."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import time
@@ -188,3 +189,48 @@ def test_multi_az_off_and_on_online(kura: KuraServer) -> None:
     assert off["MultiAZ"] is False and "SecondaryAvailabilityZone" not in off
     wait_for(lambda: not member_dirs(kura, "maz-toggle")[1].exists(), 10, "the standby's data gone")
     check_nothing_lost(rds, "maz-toggle", writer)
+
+
+def test_replica_follows_and_backups_continue_across_a_failover(kura: KuraServer) -> None:
+    rds = kura.client("rds")
+    inst = make(rds, "maz-src", BackupRetentionPeriod=1)
+    wait_status(rds, "maz-src", "available", 60)
+    rds.create_db_instance_read_replica(DBInstanceIdentifier="maz-rep", SourceDBInstanceIdentifier="maz-src")
+    rep = wait_status(rds, "maz-rep", "available", 90)
+    writer = writer_for(inst)
+    time.sleep(1.5)
+    before_failover = time.time()
+    time.sleep(0.5)
+    before = len(messages(rds, "maz-src"))
+    os.kill(primary_pid(kura, "maz-src"), signal.SIGKILL)
+    wait_for(lambda: "Multi-AZ instance failover completed" in messages(rds, "maz-src")[before:], 30,
+             "the failover")
+    time.sleep(2)
+    after_failover = time.time()
+    time.sleep(1)
+    check_nothing_lost(rds, "maz-src", writer)
+    acked_before = {i for i, t in writer.acked.items() if t <= before_failover}
+    acked_after = {i for i, t in writer.acked.items() if t <= after_failover}
+
+    def replica_has_all() -> bool:
+        with connect(rep) as conn:
+            return bool(conn.execute("SELECT count(*) FROM ledger WHERE id = ANY(%s)",
+                                     (sorted(acked_after),)).fetchone()[0] == len(acked_after))  # type: ignore[index]
+    wait_for(replica_has_all, 60, "the replica to follow the new primary")
+    assert describe(rds, "maz-rep")["StatusInfos"][0]["Status"] == "replicating"
+    # point-in-time restores to an instant before the failover and to one after it
+    wait_for(lambda: describe(rds, "maz-src")["LatestRestorableTime"].timestamp() >= after_failover, 60,
+             "restorable past the failover")
+    for name, at in (("maz-pitr-before", before_failover), ("maz-pitr-after", after_failover)):
+        rds.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier="maz-src", TargetDBInstanceIdentifier=name,
+            RestoreTime=datetime.datetime.fromtimestamp(at, datetime.UTC), BackupRetentionPeriod=0)
+    for name, at, acked in (("maz-pitr-before", before_failover, acked_before),
+                            ("maz-pitr-after", after_failover, acked_after)):
+        restored = wait_status(rds, name, "available", 120)
+        with connect(restored) as conn:
+            present = {r[0] for r in conn.execute("SELECT id FROM ledger").fetchall()}
+        assert acked <= present, f"{name}: {len(acked - present)} acknowledged rows missing"
+        later = {i for i, t in writer.acked.items() if i in present and t > at + 1}
+        assert not later, f"{name}: rows committed after the restore time are present"
+        rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)

@@ -15,10 +15,13 @@ failure in between can never promote a standby that misses acknowledged commits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from kura.control import steps
 from kura.control.rds import nodes, plan, routing, settings
@@ -100,12 +103,26 @@ def members(work: Work, ctx: steps.StepContext) -> None:
         ctx.status["routed"] = True  # nothing listens yet: the postmaster starts on its own address
 
 
-def route(work: Work, ctx: steps.StepContext) -> None:
-    """Publish the table (the endpoint forwards to the primary) and wait until the router listens."""
+def hold(work: Work, ctx: steps.StepContext) -> None:
+    """Before the primary goes away on purpose (or is fenced): the router holds new connections instead
+    of handing them to a postmaster that is shutting down."""
     res = ctx.res
     if not res.status.get("routed"):
         return
-    routing.publish(work.env)
+    ha = {**ha_of(res), "holding": True}
+    routing.publish(work.env, pending=_with_status(res, ha=ha))
+    ctx.status["ha"] = ha
+
+
+def route(work: Work, ctx: steps.StepContext) -> None:
+    """Publish the table (the endpoint forwards to the primary, holding no more) and wait until the
+    router listens."""
+    res = ctx.res
+    if not res.status.get("routed"):
+        return
+    ha = {**ha_of(res), "holding": False}
+    routing.publish(work.env, pending=_with_status(res, ha=ha))
+    ctx.status["ha"] = ha
     if not routing.wait_listening(work.env, res):
         raise TemporaryError(f"the router does not listen on the endpoint of {res.id} yet", 1.0)
 
@@ -149,9 +166,13 @@ def standby(work: Work, ctx: steps.StepContext) -> None:
     except StartError:
         if how == "copied":
             raise
-        how = pg_ha.rebuild(target, primary, member, fresh=True)
+        how = pg_ha.rebuild(target, primary, pg_ha.application(member), fresh=True)
         target.configure(_config(work, res, member, readable=False))
         target.start()
+    # slots the member had as a primary would hold its WAL forever: a standby serves no one
+    with contextlib.suppress(psycopg.Error):
+        target.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                       "WHERE NOT active")
     if how != "kept":
         _event(work, res, f"The standby DB instance was {how} from the primary and is streaming",
                "availability")
@@ -168,7 +189,7 @@ def _prepare(target: PgNode, primary: PgNode, member: str) -> str:
         target.stop()
         replication.follow(target, replication.source_conninfo(primary, slot), slot)
         return "kept"
-    return pg_ha.rebuild(target, primary, member)
+    return pg_ha.rebuild(target, primary, pg_ha.application(member))
 
 
 def sync(work: Work, ctx: steps.StepContext) -> None:

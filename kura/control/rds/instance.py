@@ -64,6 +64,8 @@ EVENTS: dict[Op, tuple[str, str]] = {
     Op.DISABLE_MULTI_AZ: ("Finished applying modification to convert to a Single-AZ DB instance",
                           "configuration change"),
     Op.SWITCHOVER: ("DB instance restarted", "availability"),
+    Op.REFOLLOW: ("Read replica follows the new primary of its source DB instance after a failover",
+                  "read replica"),
 }
 
 

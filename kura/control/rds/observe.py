@@ -142,5 +142,6 @@ def observe(env: Env, res: Resource) -> plan.Observed:
     alive = replica_steps.source_of(env, res) is not None if res.status.get("role") == "replica" else None
     multi = (res.status.get("routed") or plan.wants_standby(res.spec, res.status)) \
         and res.status.get("role") != "replica" and state in plan.RUNNING
+    moved = replica_steps.source_moved(env, res) if res.status.get("role") == "replica" else False
     return plan.Observed(node_state, desired_for(env, res), used, growth, alive,
-                         ha.look(env, res) if multi else None)
+                         ha.look(env, res) if multi else None, moved)

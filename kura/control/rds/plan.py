@@ -50,6 +50,7 @@ class Op(enum.StrEnum):
     RESYNC = "resync"  # the standby caught up again: commits wait for it again
     FAILOVER = "failover"  # the primary failed: fence it, promote the synchronous standby
     SWITCHOVER = "switchover"  # RebootDBInstance --force-failover: the same without losing anything
+    REFOLLOW = "refollow"  # a read replica's Multi-AZ source failed over: follow its new primary
 
 
 class Step(enum.StrEnum):
@@ -94,6 +95,8 @@ class Step(enum.StrEnum):
     CAUGHT_UP = "caught-up"
     PROMOTE_STANDBY = "promote-standby"
     FAILOVER_DONE = "failover-done"
+    REFOLLOW = "refollow"
+    HOLD = "hold"
 
 
 S = Step
@@ -109,9 +112,9 @@ STEPS: dict[Op, tuple[Step, ...]] = {
                 S.REMOVE_DATA, S.RELEASE_ENDPOINT, S.DELETE_SECRET),
     Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP, S.STOP_STANDBY),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
-    Op.REBOOT: (S.MARK, S.CONFIGURE, S.RESTART),
+    Op.REBOOT: (S.MARK, S.CONFIGURE, S.HOLD, S.RESTART, S.ROUTE),
     Op.RECOVER: (S.FENCE_PRIMARY, S.CONFIGURE, S.START),
-    Op.MODIFY: (S.MARK, S.ENDPOINT, S.CERTIFICATE, S.CONFIGURE, S.RESTART),
+    Op.MODIFY: (S.MARK, S.ENDPOINT, S.CERTIFICATE, S.CONFIGURE, S.HOLD, S.RESTART, S.ROUTE),
     Op.ROTATE_CERTIFICATE: (S.CERTIFICATE, S.CONFIGURE),
     Op.APPLY_PARAMETERS: (S.CONFIGURE,),
     Op.PENDING_REBOOT: (S.MARK,),
@@ -128,6 +131,7 @@ STEPS: dict[Op, tuple[Step, ...]] = {
     Op.DEGRADE: (S.UNSYNC_MARK, S.UNSYNC),
     Op.RESYNC: (S.SYNC,),
     Op.FAILOVER: (S.FENCE_PRIMARY, S.PROMOTE_STANDBY, S.ROUTE, S.FAILOVER_DONE),
+    Op.REFOLLOW: (S.REFOLLOW,),
     Op.SWITCHOVER: (S.MARK, S.SWITCH_CHECK, S.STOP, S.CAUGHT_UP, S.PROMOTE_STANDBY, S.ROUTE,
                     S.FAILOVER_DONE),
 }
@@ -149,6 +153,7 @@ class Observed:
     growth: float = 0.0  # bytes per hour
     source_alive: bool | None = None  # a read replica's source still exists (None: not a replica)
     ha: Seen | None = None  # a Multi-AZ (or routed) instance's primary and standby, as one look saw them
+    source_moved: bool = False  # a read replica's source failed over to its other member
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +252,8 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         why = "promoted" if not spec.get("ReadReplicaSourceDBInstanceIdentifier") else "its source is gone"
         return Plan(Op.PROMOTE, f"read replica {ident} is now a standalone DB instance ({why})",
                     {"role": "primary", "replication": None})
+    if status.get("role") == "replica" and state in RUNNING and seen.source_moved:
+        return Plan(Op.REFOLLOW, f"read replica {ident} follows the new primary of its source")
     if reboot_due:
         return Plan(Op.REBOOT, f"rebooted DB instance {ident}",
                     {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq"))})

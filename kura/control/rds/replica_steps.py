@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from kura.control import steps
 from kura.control.rds import nodes
 from kura.control.types import TemporaryError
+from kura.engines.postgres import ha as pg_ha
 from kura.engines.postgres import replication
+from kura.engines.postgres.errors import StartError
 from kura.engines.postgres.node import PgNode
 from kura.engines.postgres.types import NodeState
 from kura.env import Env
@@ -52,9 +54,56 @@ def clone(work: Work, ctx: steps.StepContext) -> None:
     slot = replication.slot_name(res.id)
     replication.ensure_slot(src, slot)
     replication.clone(src, work.node(res), res.id, slot)
-    ctx.status.update(role="replica", replica_of=source.id,
+    ctx.status.update(role="replica", replica_of=source.id, following=nodes.primary_member(source),
                       replication={"state": "replicating", "lag": None, "error": None,
                                    "measured_at": env.clock.now()})
+
+
+def source_moved(env: Env, res: Resource) -> bool:
+    """The source is a Multi-AZ instance that failed over since the replica last followed it, and its
+    new primary runs."""
+    source = source_of(env, res)
+    if source is None or nodes.primary_member(source) == str(res.status.get("following") or "1"):
+        return False
+    return _running_node(env, source) is not None
+
+
+def refollow(work: Work, ctx: steps.StepContext) -> None:
+    """Stream from the source's new primary: through a slot made there, at once when the replica's WAL is
+    a prefix of the new primary's; rewound (else copied again) when it got WAL the new primary never had."""
+    from kura.control.rds.actions import configure
+
+    env, res = work.env, ctx.res
+    source = source_of(env, res)
+    src = _running_node(env, source) if source is not None else None
+    if source is None or src is None:
+        raise TemporaryError(f"read replica {res.id}: the new primary of its source is not running", 1.0)
+    slot = replication.slot_name(res.id)
+    node = work.node(res)
+    replication.ensure_slot(src, slot)
+    node.stop()
+    replication.follow(node, replication.source_conninfo(src, res.id), slot)
+    how = "followed"
+    try:
+        node.start()
+        streaming = _wait_streaming(src, res.id, 15.0)
+    except StartError:
+        streaming = False
+    if not streaming:
+        how = pg_ha.rebuild(node, src, slot, res.id)
+        configure(work, ctx)
+        node.start()
+    ctx.status.update(following=nodes.primary_member(source), replica_of=source.id)
+    ctx.data["how"] = how
+
+
+def _wait_streaming(src: PgNode, application: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if replication.lag(src, application)[0] == "streaming":
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def floor(env: Env, res: Resource, values: dict[str, str]) -> dict[str, str]:

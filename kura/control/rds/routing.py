@@ -47,7 +47,7 @@ def _endpoint(res: Resource) -> Endpoint | None:
         return None
     ha = res.status.get("ha") or {}
     primary = member(res, str(ha.get("primary") or "1"))
-    targets = ((str(primary["address"]), int(primary["port"])),) if primary else ()
+    targets = ((str(primary["address"]), int(primary["port"])),) if primary and not ha.get("holding") else ()
     return Endpoint(f"rds/{res.region}/{res.id}", (str(res.status["address"]), int(res.status["port"])),
                     targets)
 

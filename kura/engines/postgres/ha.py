@@ -101,13 +101,15 @@ def promote(node: PgNode) -> None:
     set_sync(node, None)
 
 
-def rebuild(target: PgNode, source: PgNode, member: str, fresh: bool = False) -> str:
-    """Make `target` a standby of the running `source`, streaming through the slot of `member`: pg_rewind
-    when the target has data (its old primary after a failover), else — or when `fresh` — a copy.
+def rebuild(target: PgNode, source: PgNode, slot: str, application: str | None = None,
+            fresh: bool = False) -> str:
+    """Make `target` a standby of the running `source`, streaming through `slot` (and reporting as
+    `application`, the slot's name by default): pg_rewind when the target has data (an old primary after
+    a failover, a replica that got ahead of its source's new primary), else — or when `fresh` — a copy.
     Returns "rewound" or "copied"."""
-    slot = application(member)
+    application = application or slot
     replication.ensure_slot(source, slot)
-    conninfo = replication.source_conninfo(source, slot)
+    conninfo = replication.source_conninfo(source, application)
     if target.exists() and not fresh:
         target.stop()
         # pg_rewind runs crash recovery in single-user mode first, which refuses standby settings
@@ -119,7 +121,7 @@ def rebuild(target: PgNode, source: PgNode, member: str, fresh: bool = False) ->
             replication.follow(target, conninfo, slot)
             return "rewound"
     target.stop()
-    replication.clone(source, target, slot, slot)
+    replication.clone(source, target, application, slot)
     return "copied"
 
 
