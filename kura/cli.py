@@ -169,7 +169,25 @@ def cmd_status(args: argparse.Namespace, home: Path) -> int:
         for row in instances:
             inst_table.add_row(*row)
         out.print(inst_table)
+    _router_status(paths)
     return 0 if healthy else 1
+
+
+def _router_status(paths: Paths) -> None:
+    """The endpoint router (Multi-AZ endpoints): its pid and connection counts per endpoint."""
+    from kura.net.router.control import RouterControl
+
+    router = RouterControl(paths.home / "router")
+    pid = router.pid()
+    if pid is None:
+        return
+    table = Table(title=f"Endpoint router (pid {pid})")
+    columns = ("active", "total", "held", "held_total", "dropped")
+    for column in ("endpoint", *columns):
+        table.add_column(column)
+    for name, counts in sorted(router.stats().items()):
+        table.add_row(name, *(str(counts.get(c, 0)) for c in columns))
+    out.print(table)
 
 
 def _instances(paths: Paths) -> list[tuple[str, str, str, str, str]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +105,10 @@ def test_create_multi_az_has_a_synchronous_standby_that_refuses_clients(kura: Ku
     assert inst["SecondaryAvailabilityZone"] != inst["AvailabilityZone"]
     assert replication(inst) == [("kura_member_2", "streaming", "sync")]
     assert SYNCED in messages(rds, "maz-create")
+    with connect(inst):
+        status = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(kura.home)],
+                                capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"})
+    assert "Endpoint router" in status.stdout and f"rds/{kura.region}/maz-create" in status.stdout
     rds.delete_db_instance(DBInstanceIdentifier="maz-create", SkipFinalSnapshot=True)
     wait_for(lambda: not rds.describe_db_instances()["DBInstances"] or all(
         i["DBInstanceIdentifier"] != "maz-create" for i in rds.describe_db_instances()["DBInstances"]),

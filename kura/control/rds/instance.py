@@ -232,9 +232,10 @@ class DbInstanceReconciler:
 def stop_all(env: Env) -> None:
     """`kura down --all`: stop every DB instance's postmaster (the next `kura up` starts them again)."""
     for res in env.store.list(KIND_INSTANCE):
-        node = nodes.node_for(env, res)
-        if node is not None and node.exists():
-            try:
-                node.stop()
-            except Exception:  # one stubborn instance must not keep the others running
-                log.exception("could not stop DB instance %s", res.id)
+        for member in nodes.MEMBERS:  # a Multi-AZ instance's standby too
+            node = nodes.member_node(env, res, member)
+            if node is not None and node.exists():
+                try:
+                    node.stop()
+                except Exception:  # one stubborn instance must not keep the others running
+                    log.exception("could not stop DB instance %s (member %s)", res.id, member)
