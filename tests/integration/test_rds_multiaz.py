@@ -107,7 +107,8 @@ def test_create_multi_az_has_a_synchronous_standby_that_refuses_clients(kura: Ku
     assert SYNCED in messages(rds, "maz-create")
     with connect(inst):
         status = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(kura.home)],
-                                capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"})
+                                capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "COLUMNS": "200"})
     assert "Endpoint router" in status.stdout and f"rds/{kura.region}/maz-create" in status.stdout
     rds.delete_db_instance(DBInstanceIdentifier="maz-create", SkipFinalSnapshot=True)
     wait_for(lambda: not rds.describe_db_instances()["DBInstances"] or all(
@@ -240,3 +241,27 @@ def test_replica_follows_and_backups_continue_across_a_failover(kura: KuraServer
         later = {i for i, t in writer.acked.items() if i in present and t > at + 1}
         assert not later, f"{name}: rows committed after the restore time are present"
         rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+
+
+def test_reboot_and_class_change_keep_the_standby_in_step(kura: KuraServer) -> None:
+    """A reboot without failover restarts the primary in place (the router holds connections meanwhile);
+    a new class restarts it with new memory settings, and the standby follows them."""
+    rds = kura.client("rds")
+    inst = make(rds, "maz-modify")
+    writer = writer_for(inst)
+    rds.reboot_db_instance(DBInstanceIdentifier="maz-modify")
+    wait_status(rds, "maz-modify", "rebooting", 10)
+    wait_status(rds, "maz-modify", "available", 60)
+    assert describe(rds, "maz-modify")["AvailabilityZone"] == inst["AvailabilityZone"]  # no failover
+    rds.modify_db_instance(DBInstanceIdentifier="maz-modify", DBInstanceClass="db.m5.large",
+                           ApplyImmediately=True)
+    wait_for(lambda: describe(rds, "maz-modify")["DBInstanceClass"] == "db.m5.large", 10, "the class")
+    wait_status(rds, "maz-modify", "available", 60)
+    with connect(inst) as conn:
+        connections = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
+    wait_for(lambda: replication(inst) == [("kura_member_2", "streaming", "sync")], 60,
+             "a synchronous standby")
+    standby = member_dirs(kura, "maz-modify")[1]
+    assert f"max_connections = '{connections}'" in (standby / "kura.conf").read_text()
+    time.sleep(1)
+    check_nothing_lost(rds, "maz-modify", writer)

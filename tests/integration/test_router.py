@@ -135,3 +135,73 @@ def test_a_dead_worker_is_replaced(tmp_path: Path, echo: list[Echo]) -> None:
         with contextlib.suppress(ProcessLookupError):
             for p in control.stats_files():
                 os.kill(int(p.stem.split("-")[1]), signal.SIGKILL)
+
+
+def test_an_upstream_gone_before_answering_is_retried_with_what_the_client_sent(
+        router: RouterControl, echo: list[Echo]) -> None:
+    """A frozen server (its kernel completes handshakes into the backlog, nobody answers) is fenced:
+    the reset connection is not the client's failure — the router replays the client's bytes elsewhere.
+    One that accepts and closes at once is retried the same way."""
+    listen = (HOST, free_port())
+    frozen = socket.socket()
+    frozen.bind((HOST, 0))
+    frozen.listen(16)  # never accept()ed: like a SIGSTOPped postmaster
+    router.publish(Table((Endpoint("db", listen, (frozen.getsockname(),)),)))
+    assert router.wait_listening(listen, 5)
+    with socket.create_connection(listen, timeout=10) as s:
+        s.sendall(b"startup")
+        time.sleep(0.3)
+        router.publish(Table((Endpoint("db", listen, (echo[1].address,)),)))
+        time.sleep(0.3)
+        frozen.close()  # fenced: the pending connection is reset
+        assert s.recv(65536) == b"B:startup"
+        assert ask(s, b"more") == b"B:more"
+    closing = socket.socket()
+    closing.bind((HOST, 0))
+    closing.listen(16)
+
+    def slam() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = closing.accept()
+                conn.close()  # accepted, then gone without a byte
+
+    threading.Thread(target=slam, daemon=True).start()
+    router.publish(Table((Endpoint("db", listen, (closing.getsockname(), echo[0].address)),)))
+    assert router.wait_applied(router.publish(
+        Table((Endpoint("db", listen, (closing.getsockname(), echo[0].address)),))), 5)
+    with socket.create_connection(listen, timeout=10) as s:
+        assert ask(s, b"hello") == b"A:hello"
+    closing.close()
+    counts = router.stats()["db"]
+    assert counts["retried"] >= 1 and counts["dropped"] == 0, counts
+
+
+def test_after_the_answer_an_upstream_close_closes_the_client(router: RouterControl) -> None:
+    listen = (HOST, free_port())
+    server = socket.socket()
+    server.bind((HOST, 0))
+    server.listen(4)
+    router.wait_applied(router.publish(Table((Endpoint("db", listen, (server.getsockname(),)),))), 5)
+    with socket.create_connection(listen, timeout=10) as s:
+        s.sendall(b"hi")
+        conn, _ = server.accept()
+        assert conn.recv(16) == b"hi"
+        conn.sendall(b"answer")
+        assert s.recv(16) == b"answer"
+        conn.close()
+        assert s.recv(16) == b""  # answered, then gone: the client sees it (no replay)
+    server.close()
+
+
+def test_a_held_address_is_bound_once_it_is_free(router: RouterControl, echo: list[Echo]) -> None:
+    listen = (HOST, free_port())
+    holder = socket.socket()
+    holder.bind(listen)
+    holder.listen(1)  # someone else (a postmaster being moved) still has the address
+    router.publish(Table((Endpoint("db", listen, (echo[0].address,)),)))
+    assert not router.wait_listening(listen, 0.5)
+    holder.close()
+    assert router.wait_listening(listen, 5)
+    with socket.create_connection(listen, timeout=5) as s:
+        assert ask(s, b"x") == b"A:x"

@@ -13,12 +13,13 @@ import threading
 from typing import Any
 
 from kura.env import Env
-from kura.net.router.control import RouterControl
+from kura.net.router.control import RouterControl, RouterError
 from kura.net.router.table import Endpoint, Table
 from kura.services.rds.records import KIND_INSTANCE
 from kura.store.types import Resource
 
 HOLD_SECONDS = float(os.environ.get("KURA_ROUTER_HOLD_SECONDS", "30"))
+APPLY_TIMEOUT = 5.0
 _lock = threading.Lock()
 
 
@@ -63,14 +64,18 @@ def table(env: Env, pending: Resource | None = None) -> Table:
 
 
 def publish(env: Env, pending: Resource | None = None) -> Table:
-    """Write the table and make sure the router runs when any endpoint is routed."""
+    """Write the table and make sure the router runs when any endpoint is routed; returns once every
+    router worker has it in force (a step that holds an endpoint must not go on while connections are
+    still handed to the old primary)."""
     with _lock:
         ctl = control(env)
         current = table(env, pending)
         if current.endpoints:
             ctl.ensure()
         if current.endpoints or ctl.table_path.exists():
-            ctl.publish(current)
+            serial = ctl.publish(current)
+            if ctl.pid() is not None and not ctl.wait_applied(serial, APPLY_TIMEOUT):
+                raise RouterError(f"the router did not load its new table in {APPLY_TIMEOUT:g} s")
         return current
 
 
@@ -81,19 +86,7 @@ def ensure(env: Env) -> None:
 
 
 def wait_listening(env: Env, res: Resource, timeout: float = 10.0) -> bool:
-    addr = (str(res.status["address"]), int(res.status["port"]))
-    ctl = control(env)
-    if hasattr(ctl, "wait_listening"):
-        return bool(ctl.wait_listening(addr, timeout))
-    import time
-
-    from kura.net import addresses
-    deadline = time.monotonic() + timeout
-    while addresses.is_free(*addr):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return control(env).wait_listening((str(res.status["address"]), int(res.status["port"])), timeout)
 
 
 def stop_all(env: Env) -> None:

@@ -23,6 +23,7 @@ from kura.net.router.proxy import Router
 
 log = logging.getLogger("kura.router")
 POLL = 0.5
+RETRY_BIND = 0.05  # while an address cannot be bound
 
 
 async def _serve(directory: Path) -> None:
@@ -38,14 +39,17 @@ async def _serve(directory: Path) -> None:
     seen = -1.0
     while not stop.is_set():
         mtime = path.stat().st_mtime if path.exists() else 0.0
-        if reload.is_set() or mtime != seen:
+        retry = bool(router.problems)  # an address still held by someone else: try to bind it again
+        if reload.is_set() or mtime != seen or retry:
             reload.clear()
             seen = mtime
-            for problem in await router.apply(tables.load(path)):
-                log.warning("%s", problem)
-            log.info("table loaded: %d endpoints", len(router.table.endpoints))
+            problems = await router.apply(tables.load(path))
+            if not retry or not problems:
+                for problem in problems:
+                    log.warning("%s", problem)
+                log.info("table %d loaded: %d endpoints", router.table.serial, len(router.table.endpoints))
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(_either(reload, stop), POLL)
+            await asyncio.wait_for(_either(reload, stop), RETRY_BIND if router.problems else POLL)
     stats.cancel()
     router.close()
     (directory / f"stats-{os.getpid()}.json").unlink(missing_ok=True)

@@ -4,6 +4,7 @@ connection counts."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -62,12 +63,49 @@ class RouterControl:
             time.sleep(0.02)
         raise RouterError(f"the router did not start in {START_TIMEOUT:.0f} s")
 
-    def publish(self, table: tables.Table) -> None:
-        tables.write(self.table_path, table)
+    def publish(self, table: tables.Table) -> int:
+        """Write `table` with a new serial and signal the router; returns the serial (see wait_applied)."""
+        serial = time.time_ns()
+        tables.write(self.table_path, dataclasses.replace(table, serial=serial))
         pid = self.pid()
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGHUP)
+        return serial
+
+    def _workers(self) -> list[dict[str, Any]]:
+        """The stats of the live workers."""
+        found = []
+        for path in self.stats_files():
+            with contextlib.suppress(OSError, ValueError):
+                doc: dict[str, Any] = json.loads(path.read_text())
+                pid = int(doc.get("pid", 0))
+                if pid and Path(f"/proc/{pid}").exists():
+                    found.append(doc)
+        return found
+
+    def listening(self) -> set[tuple[str, int]]:
+        """The addresses every live worker listens on."""
+        sets = [{(str(a[0]), int(a[1])) for a in doc.get("listening") or ()} for doc in self._workers()]
+        return set.intersection(*sets) if sets else set()
+
+    def wait_applied(self, serial: int, timeout: float = 10.0) -> bool:
+        """Wait until every live worker has the table of `serial` (or a newer one) in force."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            docs = self._workers()
+            if docs and all(int(d.get("serial") or 0) >= serial for d in docs):
+                return True
+            time.sleep(0.005)
+        return False
+
+    def wait_listening(self, addr: tuple[str, int], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if addr in self.listening():
+                return True
+            time.sleep(0.01)
+        return False
 
     def stats_files(self) -> list[Path]:
         return sorted(self.dir.glob("stats-*.json"))

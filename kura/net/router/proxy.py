@@ -36,16 +36,15 @@ class Counts:
     held: int = 0  # waiting for a target right now
     held_total: int = 0
     dropped: int = 0  # gave up after the hold time
+    retried: int = 0  # a target went away before answering: the client was tried again
 
 
 class _Pipe(asyncio.Protocol):
-    """One side of a forwarded connection; `peer` is the other side's transport."""
+    """The common half of both sides: a transport, TCP_NODELAY, and back-pressure toward `peer`."""
 
-    def __init__(self, on_close: asyncio.Future[None] | None = None) -> None:
+    def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.peer: asyncio.Transport | None = None
-        self.pending: list[bytes] = []  # what arrived before the peer existed
-        self.closed = asyncio.get_running_loop().create_future() if on_close is None else on_close
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -54,10 +53,80 @@ class _Pipe(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    # back-pressure: our transport's buffer is full, so stop reading the peer
+    def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.resume_reading()
+
+
+class _Upstream(_Pipe):
+    """The connection to a target. Until it sends its first byte it has not *answered*: if it goes away
+    before that (a frozen postmaster's backlog reset when it is fenced, one killed right after accept),
+    the client is not closed but tried on the next target with what it sent so far (`failed`)."""
+
+    def __init__(self, client: _Client) -> None:
+        super().__init__()
+        self.client = client
+        self.answered = False
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
     def data_received(self, data: bytes) -> None:
-        if self.peer is None:
-            self.pending.append(data)
-        else:
+        if not self.answered:
+            self.answered = True
+            self.client.sent = None  # nothing will be replayed from now on
+        if self.peer is not None:
+            self.peer.write(data)
+
+    def eof_received(self) -> bool:
+        if self.answered and self.peer is not None and self.peer.can_write_eof():
+            self.peer.write_eof()
+            return True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answered and not self.client.closed.done():
+            if not self.failed.done():
+                self.failed.set_result(None)
+            return
+        if self.peer is not None:
+            self.peer.close()
+        if not self.client.closed.done():
+            self.client.closed.set_result(None)
+
+
+class _Client(_Pipe):
+    """The accepted connection. What it sends is kept (`sent`) until the upstream answers."""
+
+    def __init__(self, router: Router, addr: Address) -> None:
+        super().__init__()
+        self.router, self.addr = router, addr
+        self.upstream: _Upstream | None = None
+        self.sent: list[bytes] | None = []
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        asyncio.get_running_loop().create_task(self.router.connect(self.addr, self))
+
+    def attach(self, upstream: _Upstream) -> None:
+        assert upstream.transport is not None and self.transport is not None
+        self.upstream, self.peer, upstream.peer = upstream, upstream.transport, self.transport
+        for chunk in self.sent or ():
+            upstream.transport.write(chunk)
+
+    def detach(self) -> None:
+        self.upstream, self.peer = None, None
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.sent is not None:
+            self.sent.append(data)
+        if self.peer is not None:
             self.peer.write(data)
 
     def eof_received(self) -> bool:
@@ -72,27 +141,9 @@ class _Pipe(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
-    # back-pressure: our transport's buffer is full, so stop reading the peer
-    def pause_writing(self) -> None:
-        if self.peer is not None:
-            self.peer.pause_reading()
 
-    def resume_writing(self) -> None:
-        if self.peer is not None:
-            self.peer.resume_reading()
-
-
-def _same(pipe: _Pipe) -> _Pipe:
+def _same(pipe: _Upstream) -> _Upstream:
     return pipe
-
-
-def _join(a: _Pipe, b: _Pipe) -> None:
-    assert a.transport is not None and b.transport is not None
-    a.peer, b.peer = b.transport, a.transport
-    for side, other in ((a, b), (b, a)):
-        for chunk in side.pending:
-            other.transport.write(chunk)  # type: ignore[union-attr]
-        side.pending.clear()
 
 
 @dataclass
@@ -108,6 +159,7 @@ class Router:
         self.listeners: dict[Address, _Listener] = {}
         self.counts: dict[str, Counts] = {}
         self.stats_path = stats_path
+        self.problems: list[str] = []  # binds that failed at the last apply (retried by the caller)
 
     async def apply(self, table: Table) -> list[str]:
         """Make the listening sockets match `table`; open connections are left alone. Problems (an
@@ -132,6 +184,8 @@ class Router:
                 continue
             self.listeners[addr] = _Listener(endpoint, server)
         self.table = table
+        self.problems = problems
+        self.save_stats()  # at once: Kura waits for the new table to be in force
         return problems
 
     def targets(self, addr: Address) -> tuple[Endpoint | None, list[Address]]:
@@ -144,8 +198,9 @@ class Router:
             targets = targets[shift:] + targets[:shift]
         return found.endpoint, targets
 
-    async def connect(self, addr: Address, client: _Pipe) -> None:
-        """Find a target for a new client: at once when one answers, else retry until the hold time."""
+    async def connect(self, addr: Address, client: _Client) -> None:
+        """Find a target for a new client: at once when one answers, else retry until the hold time. A
+        target that goes away before answering counts as not answering."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.table.hold_seconds
         endpoint, targets = self.targets(addr)
@@ -154,19 +209,10 @@ class Router:
         try:
             while not client.closed.done():
                 for target in targets:
-                    upstream = _Pipe(client.closed)
-                    try:
-                        await asyncio.wait_for(loop.create_connection(functools.partial(_same, upstream),
-                                                                      *target), CONNECT_TIMEOUT)
-                    except (TimeoutError, OSError):
-                        continue
-                    counts.active += 1
-                    counts.total += 1
-                    _join(client, upstream)
-                    with contextlib.suppress(Exception):
-                        await client.closed
-                    counts.active -= 1
-                    return
+                    if await self._serve_through(client, target, counts):
+                        return
+                    if client.closed.done():
+                        return
                 if not held:
                     held = True
                     counts.held += 1
@@ -184,31 +230,56 @@ class Router:
             if client.transport is not None and not client.transport.is_closing() and client.peer is None:
                 client.transport.close()
 
+    async def _serve_through(self, client: _Client, target: Address, counts: Counts) -> bool:
+        """Forward `client` to `target` until either side closes (True), or False when the target could
+        not be reached or went away before answering (the client stays open for the next try)."""
+        loop = asyncio.get_running_loop()
+        upstream = _Upstream(client)
+        try:
+            await asyncio.wait_for(loop.create_connection(functools.partial(_same, upstream), *target),
+                                   CONNECT_TIMEOUT)
+        except (TimeoutError, OSError):
+            return False
+        if client.closed.done():
+            if upstream.transport is not None:
+                upstream.transport.close()
+            return True
+        if upstream.failed.done() or upstream.transport is None or upstream.transport.is_closing():
+            counts.retried += 1  # gone before we could even use it (uvloop reports that early)
+            return False
+        client.attach(upstream)
+        counts.active += 1
+        counts.total += 1
+        try:
+            await asyncio.wait([client.closed, upstream.failed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            counts.active -= 1
+        if client.closed.done():
+            return True
+        client.detach()
+        counts.total -= 1
+        counts.retried += 1
+        return False
+
     def snapshot(self) -> dict[str, object]:
-        return {"pid": os.getpid(), "time": time.time(),
+        return {"pid": os.getpid(), "time": time.time(), "serial": self.table.serial,
+                "listening": [list(a) for a in self.listeners], "problems": self.problems,
                 "endpoints": {name: vars(c) for name, c in self.counts.items()}}
 
-    async def write_stats(self, every: float = 1.0) -> None:
+    def save_stats(self) -> None:
         if self.stats_path is None:
             return
+        tmp = self.stats_path.with_name(f".{self.stats_path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(self.snapshot()))
+            os.replace(tmp, self.stats_path)
+
+    async def write_stats(self, every: float = 1.0) -> None:
         while True:
-            tmp = self.stats_path.with_name(f".{self.stats_path.name}.{os.getpid()}.tmp")
-            with contextlib.suppress(OSError):
-                tmp.write_text(json.dumps(self.snapshot()))
-                os.replace(tmp, self.stats_path)
+            self.save_stats()
             await asyncio.sleep(every)
 
     def close(self) -> None:
         for listener in self.listeners.values():
             listener.server.close()
         self.listeners.clear()
-
-
-class _Client(_Pipe):
-    def __init__(self, router: Router, addr: Address) -> None:
-        super().__init__()
-        self.router, self.addr = router, addr
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        asyncio.get_running_loop().create_task(self.router.connect(self.addr, self))

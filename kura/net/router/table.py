@@ -1,7 +1,8 @@
 """The routing table: which address the router listens on for each endpoint, and where it forwards.
 
-    $KURA_HOME/router/table.json   {"hold_seconds": 30, "endpoints": [{"name", "listen": [host, port],
-                                     "targets": [[host, port], ...], "balance": "first" | "spread"}]}
+    $KURA_HOME/router/table.json   {"hold_seconds": 30, "serial": n, "endpoints": [{"name",
+                                     "listen": [host, port], "targets": [[host, port], ...],
+                                     "balance": "first" | "spread"}]}
 
 `first`: every connection goes to the first reachable target in order (a writer endpoint: one target,
 the primary). `spread`: connections are spread round-robin over the targets (a reader endpoint).
@@ -34,6 +35,7 @@ class Table:
     endpoints: tuple[Endpoint, ...] = ()
     hold_seconds: float = DEFAULT_HOLD
     extra: dict[str, Any] = field(default_factory=dict)
+    serial: int = 0  # set when published; each worker reports the serial it has in force
 
     def by_listen(self) -> dict[Address, Endpoint]:
         return {e.listen: e for e in self.endpoints}
@@ -49,7 +51,7 @@ def parse(doc: dict[str, Any]) -> Table:
         Endpoint(str(e["name"]), _address(e["listen"]), tuple(_address(t) for t in e.get("targets") or ()),
                  str(e.get("balance") or "first"))
         for e in doc.get("endpoints") or ())
-    return Table(endpoints, float(doc.get("hold_seconds", DEFAULT_HOLD)))
+    return Table(endpoints, float(doc.get("hold_seconds", DEFAULT_HOLD)), serial=int(doc.get("serial", 0)))
 
 
 def load(path: Path) -> Table:
@@ -60,7 +62,7 @@ def load(path: Path) -> Table:
 
 
 def dump(table: Table) -> dict[str, Any]:
-    return {"hold_seconds": table.hold_seconds,
+    return {"hold_seconds": table.hold_seconds, "serial": table.serial,
             "endpoints": [{"name": e.name, "listen": list(e.listen), "targets": [list(t) for t in e.targets],
                            "balance": e.balance} for e in table.endpoints]}
 
