@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,9 @@ class Paths:
     def ensure(self) -> None:
         for d in (self.home, self.logs, self.data):
             d.mkdir(parents=True, exist_ok=True)
-            d.chmod(0o700)
+            # private, but keep the search bit (never read) granted to the engine user: running
+            # postmasters open files under here by absolute path (a restart of Kura must not cut them off)
+            d.chmod(0o700 | (d.stat().st_mode & stat.S_IXOTH))
 
 
 @dataclass(frozen=True, slots=True)

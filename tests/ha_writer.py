@@ -63,7 +63,8 @@ class HaWriter(threading.Thread):
     def outage(self, since: float, until: float | None = None) -> float:
         """The longest time without an acknowledged commit between `since` and `until` (the RTO of a
         failure at `since`: the last commit acknowledged before the gap → the first after it)."""
-        times = sorted(t for t in self.acked.values() if t >= since - 1 and (until is None or t <= until))
+        stamps = list(self.acked.values())  # one C-level copy: the writer thread keeps adding
+        times = sorted(t for t in stamps if t >= since - 1 and (until is None or t <= until))
         if len(times) < 2:
             return float("inf")
         return max(b - a for a, b in itertools.pairwise(times))
@@ -71,4 +72,4 @@ class HaWriter(threading.Thread):
 
 def missing(writer: HaWriter, present: set[int]) -> list[int]:
     """Acknowledged ids not in the table (must be empty)."""
-    return sorted(i for i in writer.acked if i not in present)
+    return sorted(i for i in list(writer.acked) if i not in present)

@@ -54,3 +54,12 @@ def test_backup_quick() -> None:
     assert data["goals"]["restores_hold_the_target_state"]
     assert data["latest_restorable_time_lag"]["n"] > 0
     print(data["summary"])
+
+
+def test_failover_quick() -> None:
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / "failover.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+    data = json.loads((ROOT / "bench" / "results" / "failover_quick.json").read_text())
+    assert len(data["trials"]) == 3 and data["lost"] == 0 and data["acknowledged"] > 0
+    print(data["summary"])

@@ -41,9 +41,10 @@ def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
 
 
 def make(rds: Any, ident: str, **extra: Any) -> dict[str, Any]:
-    rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
-                           MasterUsername="master", MasterUserPassword=PASSWORD, AllocatedStorage=20,
-                           DBName="app", **{"MultiAZ": True, **extra})
+    params = {"DBInstanceIdentifier": ident, "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+              "MasterUsername": "master", "MasterUserPassword": PASSWORD, "AllocatedStorage": 20,
+              "DBName": "app", "MultiAZ": True, **extra}
+    rds.create_db_instance(**params)
     inst = wait_status(rds, ident, "available", 90)
     with connect(inst) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS ledger (id int PRIMARY KEY)")
@@ -130,7 +131,7 @@ def test_primary_failure_fails_over_without_losing_a_commit(kura: KuraServer, ho
     os.kill(pid, signal.SIGKILL if how == "kill9" else signal.SIGSTOP)
     wait_for(lambda: "Multi-AZ instance failover completed" in messages(rds, ident)[before:], 30,
              "the failover")
-    wait_for(lambda: len([t for t in writer.acked.values() if t > at]) > 20, 30, "commits after it")
+    wait_for(lambda: len([t for t in list(writer.acked.values()) if t > at]) > 20, 30, "commits after it")
     rto = writer.outage(at)
     check_nothing_lost(rds, ident, writer)
     assert rto < 10, f"no commit for {rto:.1f} s"
@@ -155,7 +156,7 @@ def test_reboot_with_failover_is_a_switchover(kura: KuraServer) -> None:
     wait_status(rds, "maz-switch", "available", 60)
     wait_for(lambda: "Multi-AZ instance failover completed" in messages(rds, "maz-switch")[before:], 30,
              "the switchover")
-    wait_for(lambda: len([t for t in writer.acked.values() if t > at]) > 20, 30, "commits after it")
+    wait_for(lambda: len([t for t in list(writer.acked.values()) if t > at]) > 20, 30, "commits after it")
     check_nothing_lost(rds, "maz-switch", writer)
     assert describe(rds, "maz-switch")["AvailabilityZone"] == inst["SecondaryAvailabilityZone"]
     wait_for(lambda: synced(rds, "maz-switch", before), 60, "a synchronous standby again")
@@ -216,8 +217,8 @@ def test_replica_follows_and_backups_continue_across_a_failover(kura: KuraServer
     after_failover = time.time()
     time.sleep(1)
     check_nothing_lost(rds, "maz-src", writer)
-    acked_before = {i for i, t in writer.acked.items() if t <= before_failover}
-    acked_after = {i for i, t in writer.acked.items() if t <= after_failover}
+    acked_before = {i for i, t in list(writer.acked.items()) if t <= before_failover}
+    acked_after = {i for i, t in list(writer.acked.items()) if t <= after_failover}
 
     def replica_has_all() -> bool:
         with connect(rep) as conn:
@@ -238,7 +239,7 @@ def test_replica_follows_and_backups_continue_across_a_failover(kura: KuraServer
         with connect(restored) as conn:
             present = {r[0] for r in conn.execute("SELECT id FROM ledger").fetchall()}
         assert acked <= present, f"{name}: {len(acked - present)} acknowledged rows missing"
-        later = {i for i, t in writer.acked.items() if i in present and t > at + 1}
+        later = {i for i, t in list(writer.acked.items()) if i in present and t > at + 1}
         assert not later, f"{name}: rows committed after the restore time are present"
         rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
 

@@ -130,7 +130,11 @@ def usage(env: Env, res: Resource) -> storage.Usage:
 
 def observe(env: Env, res: Resource) -> plan.Observed:
     state = res.status.get("state")
-    if state in _QUIET or res.status.get("op") or res.spec.get("desired") == "deleted":
+    op = (res.status.get("op") or {}).get("name")
+    if op in plan.ABANDONABLE and state in plan.RUNNING and res.spec.get("desired") != "deleted":
+        # standby work in progress: only whether the primary died meanwhile matters
+        return plan.Observed(None, desired_for(env, res), ha=ha.look(env, res))
+    if state in _QUIET or op or res.spec.get("desired") == "deleted":
         # Creating, deleting or resuming: the plan is fixed; only the parameters may be needed.
         return plan.Observed(None, desired_for(env, res))
     node = nodes.node_for(env, res)

@@ -10,6 +10,7 @@ after an operation, so whatever else is due is decided on the next pass.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -113,7 +114,7 @@ STEPS: dict[Op, tuple[Step, ...]] = {
     Op.STOP: (S.MARK, S.STOP_SNAPSHOT, S.STOP, S.STOP_STANDBY),
     Op.START: (S.MARK, S.CONFIGURE, S.START),
     Op.REBOOT: (S.MARK, S.CONFIGURE, S.HOLD, S.RESTART, S.ROUTE),
-    Op.RECOVER: (S.FENCE_PRIMARY, S.CONFIGURE, S.START),
+    Op.RECOVER: (S.FENCE_PRIMARY, S.HOLD, S.CONFIGURE, S.START, S.ROUTE),
     Op.MODIFY: (S.MARK, S.ENDPOINT, S.CERTIFICATE, S.CONFIGURE, S.HOLD, S.RESTART, S.ROUTE),
     Op.ROTATE_CERTIFICATE: (S.CERTIFICATE, S.CONFIGURE),
     Op.APPLY_PARAMETERS: (S.CONFIGURE,),
@@ -141,6 +142,9 @@ MARKS: dict[Op, str] = {Op.CREATE: "creating", Op.RESTORE: "creating", Op.CREATE
                         Op.STOP: "stopping", Op.START: "starting", Op.REBOOT: "rebooting",
                         Op.MODIFY: "modifying", Op.ENABLE_MULTI_AZ: "modifying",
                         Op.DISABLE_MULTI_AZ: "modifying", Op.SWITCHOVER: "rebooting"}
+# Standby work that waits on the primary: a primary dying meanwhile is handled first (the op is dropped
+# and decided again afterwards), or the instance would wait forever for a primary nobody restarts.
+ABANDONABLE = frozenset({Op.ENABLE_MULTI_AZ, Op.REBUILD_STANDBY, Op.CONFIGURE_STANDBY, Op.RESYNC})
 # States in which a postmaster is supposed to run (a dead one is started again).
 RUNNING = frozenset({"available", "storage-full", "backing-up", "modifying"})
 
@@ -190,6 +194,10 @@ def plan(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> 
         return Plan(Op.DELETE, f"deleted DB instance {ident}",
                     abandon=op_name if op_name and op_name != Op.DELETE else None)
     if op_name:
+        if op_name in ABANDONABLE and seen.ha is not None and seen.ha.primary_dead:
+            found = _ha(ident, spec, status, seen.ha, False)
+            if found is not None:
+                return dataclasses.replace(found, abandon=op_name)
         if state == "incompatible-parameters" and not _retry(spec, status, seen):
             return None  # a create that could not start waits for corrected parameters
         return _resume(Op(op_name), ident, spec, status)
