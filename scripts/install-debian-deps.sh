@@ -13,6 +13,7 @@ have psql || need+=(postgresql-client)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 have redis-server || need+=(redis-server)
 have redis-cli || need+=(redis-tools)
+[ -x /usr/sbin/pgbouncer ] || have pgbouncer || need+=(pgbouncer)  # seed 004's pooler, in its e2e test
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 
@@ -23,7 +24,7 @@ sudo=""
 # Kura runs its own PostgreSQL clusters: keep Debian from creating and starting a "main" one.
 $sudo mkdir -p /etc/postgresql-common/createcluster.d
 echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/kura.conf >/dev/null
-# Nor start Debian's own redis-server or postgresql service while installing (Kura runs its own).
+# Nor start Debian's own redis-server, postgresql or pgbouncer service while installing (Kura runs its own).
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
