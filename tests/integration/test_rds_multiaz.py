@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from kura.control.rds import nodes
@@ -106,6 +108,11 @@ def test_create_multi_az_has_a_synchronous_standby_that_refuses_clients(kura: Ku
     assert inst["SecondaryAvailabilityZone"] != inst["AvailabilityZone"]
     assert replication(inst) == [("kura_member_2", "streaming", "sync")]
     assert SYNCED in messages(rds, "maz-create")
+    standby_conf = (member_dirs(kura, "maz-create")[1] / "kura.conf").read_text()
+    address = re.search(r"listen_addresses = '([0-9.]+)'", standby_conf)
+    assert address is not None and address.group(1) != inst["Endpoint"]["Address"]
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):  # not readable, as on RDS
+        connect({"Endpoint": {"Address": address.group(1), "Port": 5432}})
     with connect(inst):
         status = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(kura.home)],
                                 capture_output=True, text=True, timeout=30,

@@ -205,3 +205,25 @@ def test_a_held_address_is_bound_once_it_is_free(router: RouterControl, echo: li
     assert router.wait_listening(listen, 5)
     with socket.create_connection(listen, timeout=5) as s:
         assert ask(s, b"x") == b"A:x"
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    control = RouterControl(tmp_path / "router", workers=2)
+    supervisor = control.ensure()
+    workers = [int(p.stem.split("-")[1]) for p in control.stats_files()]
+    assert len(workers) == 2
+    os.kill(supervisor, signal.SIGKILL)
+
+    def gone(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not all(gone(p) for p in workers):
+        time.sleep(0.05)
+    leftover = [p for p in workers if not gone(p)]
+    for pid in leftover:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftover, "workers outlived their supervisor"

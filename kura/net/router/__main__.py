@@ -26,7 +26,7 @@ POLL = 0.5
 RETRY_BIND = 0.05  # while an address cannot be bound
 
 
-async def _serve(directory: Path) -> None:
+async def _serve(directory: Path, supervised: bool = False) -> None:
     path = directory / "table.json"
     router = Router(directory / f"stats-{os.getpid()}.json")
     loop = asyncio.get_running_loop()
@@ -37,7 +37,11 @@ async def _serve(directory: Path) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     stats = loop.create_task(router.write_stats())
     seen = -1.0
+    parent = os.getppid()
     while not stop.is_set():
+        if supervised and os.getppid() != parent:
+            log.warning("the router's supervisor is gone; this worker stops")
+            break
         mtime = path.stat().st_mtime if path.exists() else 0.0
         retry = bool(router.problems)  # an address still held by someone else: try to bind it again
         if reload.is_set() or mtime != seen or retry:
@@ -64,13 +68,15 @@ async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
             w.cancel()
 
 
-def _run_worker(directory: Path) -> None:
+def _run_worker(directory: Path, supervised: bool = False) -> None:
+    """One worker; a `supervised` one stops when its supervisor dies (kill -9 of the router must not
+    leave workers listening with nobody to replace them)."""
     try:
         import uvloop
 
-        uvloop.run(_serve(directory))
+        uvloop.run(_serve(directory, supervised))
     except ImportError:
-        asyncio.run(_serve(directory))
+        asyncio.run(_serve(directory, supervised))
 
 
 def _supervise(directory: Path, workers: int) -> None:
@@ -82,7 +88,7 @@ def _supervise(directory: Path, workers: int) -> None:
         if pid == 0:
             for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
-            _run_worker(directory)
+            _run_worker(directory, supervised=True)
             os._exit(0)
         children.add(pid)
 
