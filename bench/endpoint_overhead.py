@@ -5,6 +5,10 @@ A real `kura up` makes a DB instance; a router process (kura.net.router, the one
 use) forwards a loopback endpoint of its own to the instance's address. pgbench connects over TLS as the
 master user both ways; the router forwards the TLS bytes untouched.
 
+When HAProxy is installed (`/usr/sbin/haproxy`; Kura does not need it), a third series goes through a
+plain HAProxy TCP proxy to the same instance: the cost of a userspace proxy written in C on this machine,
+for reference.
+
     python bench/endpoint_overhead.py [--quick] [--workers N]
 """
 
@@ -28,6 +32,7 @@ from kura.net.router.table import Endpoint, Table
 from tests.integration.test_rds_lifecycle import PASSWORD, create, describe, stop_leftovers
 from tests.kura_fixture import KuraServer, free_port
 
+HAPROXY = Path("/usr/sbin/haproxy")
 _TPS = re.compile(r"tps = ([0-9.]+)")
 _LAT = re.compile(r"latency average = ([0-9.]+) ms")
 
@@ -45,6 +50,17 @@ def pgbench(host: str, port: int, seconds: int, clients: int, *args: str) -> dic
     return {"tps": float(tps.group(1)), "latency_ms": float(lat.group(1))}
 
 
+def start_haproxy(where: Path, listen: tuple[str, int], target: tuple[str, int]) -> subprocess.Popen[bytes]:
+    config = where / "haproxy.cfg"
+    config.write_text("global\n  maxconn 1000\n  nbthread 1\ndefaults\n  mode tcp\n  timeout connect 1s\n"
+                      "  timeout client 1h\n  timeout server 1h\nlisten reference\n"
+                      f"  bind {listen[0]}:{listen[1]}\n  server primary {target[0]}:{target[1]}\n")
+    proc = subprocess.Popen([str(HAPROXY), "-f", str(config), "-db"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -57,6 +73,7 @@ def main() -> int:
     server.start()
     router = RouterControl(home / "router", workers=args.workers)
     result: dict[str, Any] = {}
+    reference: subprocess.Popen[bytes] | None = None
     try:
         rds = server.client("rds")
         create(rds, "bench-db", BackupRetentionPeriod=0, DBInstanceClass="db.m5.large")
@@ -70,21 +87,32 @@ def main() -> int:
                         str(direct[1]), "-U", "master", "app"], check=True, capture_output=True,
                        env={**os.environ, "PGPASSWORD": PASSWORD, "PGSSLMODE": "require"})
         samples: dict[str, list[dict[str, float]]] = {"direct": [], "router": []}
+        series = {"direct": direct, "router": listen}
+        if HAPROXY.exists():
+            series["haproxy"] = ("127.0.0.1", free_port())
+            samples["haproxy"] = []
+            reference = start_haproxy(home, series["haproxy"], direct)
         for _ in range(rounds):
-            samples["direct"].append(pgbench(*direct, seconds, clients, "-S"))
-            samples["router"].append(pgbench(*listen, seconds, clients, "-S"))
+            for name, target in series.items():
+                samples[name].append(pgbench(*target, seconds, clients, "-S"))
         best = {k: max(s["tps"] for s in v) for k, v in samples.items()}
         mean = {k: sum(s["tps"] for s in v) / len(v) for k, v in samples.items()}
         lat = {k: min(s["latency_ms"] for s in v) for k, v in samples.items()}
         ratio = round(mean["router"] / mean["direct"], 3)
+        reference_ratio = round(mean["haproxy"] / mean["direct"], 3) if "haproxy" in mean else None
         result = {"rounds": rounds, "seconds": seconds, "clients": clients, "workers": args.workers,
                   "samples": samples, "mean_tps": mean, "best_tps": best, "best_latency_ms": lat,
-                  "ratio_mean_tps": ratio, "goal_ratio": 0.85, "counts": router.stats()}
+                  "ratio_mean_tps": ratio, "goal_ratio": 0.85, "haproxy_ratio_mean_tps": reference_ratio,
+                  "counts": router.stats()}
         summary = (f"endpoint_overhead: select-only TPS router/direct {ratio} (mean of {rounds}; "
                    f"{mean['router']:.0f} vs {mean['direct']:.0f} TPS; latency {lat['router']:.2f} vs "
-                   f"{lat['direct']:.2f} ms; {args.workers} worker(s))")
+                   f"{lat['direct']:.2f} ms; {args.workers} worker(s))"
+                   + (f"; HAProxy (C) for reference: {reference_ratio}" if reference_ratio else ""))
         write_result("endpoint_overhead_quick" if args.quick else "endpoint_overhead", result, summary)
     finally:
+        if reference is not None:
+            reference.terminate()
+            reference.wait(10)
         router.stop()
         server.stop()
         stop_leftovers(server.home)
