@@ -88,6 +88,8 @@ def test_parameters_that_prevent_start_then_corrected(server: KuraServer) -> Non
 
     rds.modify_db_parameter_group(DBParameterGroupName="broken", Parameters=[
         {"ParameterName": "huge_pages", "ParameterValue": "try", "ApplyMethod": "pending-reboot"}])
+    assert describe(rds, "picky")["DBInstanceStatus"] == "incompatible-parameters"  # until rebooted
+    rds.reboot_db_instance(DBInstanceIdentifier="picky")
     inst = wait_status(rds, "picky", "available", timeout=30)
     with connect(inst) as conn:
         assert conn.execute("SHOW huge_pages").fetchone() == ("try",)

@@ -245,10 +245,19 @@ def test_replica_follows_and_backups_continue_across_a_failover(kura: KuraServer
         restored = wait_status(rds, name, "available", 120)
         with connect(restored) as conn:
             present = {r[0] for r in conn.execute("SELECT id FROM ledger").fetchall()}
+            # a Single-AZ copy of a Multi-AZ source does not wait for the source's standby
+            assert conn.execute("SHOW synchronous_standby_names").fetchone() == ("",)
+            conn.execute("INSERT INTO ledger (id) VALUES (-2)")
         assert acked <= present, f"{name}: {len(acked - present)} acknowledged rows missing"
         later = {i for i, t in list(writer.acked.items()) if i in present and t > at + 1}
         assert not later, f"{name}: rows committed after the restore time are present"
         rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+    rds.promote_read_replica(DBInstanceIdentifier="maz-rep")
+    wait_for(lambda: "ReadReplicaSourceDBInstanceIdentifier" not in describe(rds, "maz-rep")
+             and describe(rds, "maz-rep")["DBInstanceStatus"] == "available", 60, "the promotion")
+    with connect(describe(rds, "maz-rep")) as conn:
+        assert conn.execute("SHOW synchronous_standby_names").fetchone() == ("",)
+        conn.execute("INSERT INTO ledger (id) VALUES (-3)")  # the promoted replica takes writes
 
 
 def test_reboot_and_class_change_keep_the_standby_in_step(kura: KuraServer) -> None:

@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
@@ -28,14 +27,14 @@ from kura.control.rds import (
     routing,
     settings,
 )
+from kura.control.rds.events import arn_of, event
 from kura.control.rds.plan import MARKS, Op, Plan, Step, allocated
 from kura.engines.postgres import catalog
 from kura.engines.postgres.errors import StartError
 from kura.engines.postgres.node import PgNode
 from kura.env import Env
 from kura.net import addresses, tls
-from kura.services.rds.records import SOURCE_INSTANCE
-from kura.store.types import Event, Resource
+from kura.store.types import Resource
 
 # Operations that render all that is desired.
 FULL = frozenset({Op.CREATE, Op.RESTORE, Op.CREATE_REPLICA, Op.START, Op.REBOOT, Op.RECOVER, Op.MODIFY})
@@ -53,15 +52,6 @@ class EngineMissing(Exception):
 
 class StartFailed(Exception):
     """The postmaster would not start with this configuration (the message carries its log)."""
-
-
-def arn_of(env: Env, res: Resource) -> str:
-    return master_password.instance_arn(env, res)
-
-
-def event(env: Env, res: Resource, message: str, *categories: str, **extra: Any) -> None:
-    env.store.add_event(Event(res.region, SOURCE_INSTANCE, res.id, message, categories,
-                              extra={"arn": arn_of(env, res), **extra}))
 
 
 @dataclass(frozen=True, slots=True)

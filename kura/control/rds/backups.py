@@ -25,7 +25,7 @@ import psycopg
 
 from kura import sealed
 from kura.control.rds import backup_store, nodes
-from kura.control.rds.actions import event
+from kura.control.rds.events import event
 from kura.control.rds.plan import RUNNING
 from kura.control.registry import reconciler
 from kura.control.types import Outcome, TemporaryError

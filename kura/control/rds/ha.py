@@ -95,11 +95,13 @@ def look(env: Env, res: Resource) -> Seen:
     with _lock:
         if not why:
             _bad_since.pop(key, None)
-            missing = member is not None and (not standby_running or standby is None)
-            lost = not standby_running or (missing and now - _lost_since.setdefault(key, now) >= DEAD_AFTER)
-            if not missing:
+            lost = False
+            if member is not None and (not standby_running or standby is None):
+                since = _lost_since.setdefault(key, now)  # not connected: lost after a grace period
+                lost = not standby_running or now - since >= DEAD_AFTER
+            else:
                 _lost_since.pop(key, None)
-            return Seen(False, "", standby_running, standby, member is not None and lost)
+            return Seen(False, "", standby_running, standby, lost)
         since = _bad_since.setdefault(key, now)
     dead = why == "its postmaster is gone" or now - since >= DEAD_AFTER
     return Seen(dead, why, standby_running, standby)

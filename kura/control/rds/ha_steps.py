@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from kura.control import steps
-from kura.control.rds import nodes, plan, routing, settings
+from kura.control.rds import events, nodes, plan, routing, settings
 from kura.control.rds.ha import CAUGHT_UP_BYTES
 from kura.control.types import TemporaryError
 from kura.engines.postgres import ha as pg_ha
@@ -45,9 +45,7 @@ FAILOVER_DONE = "Multi-AZ instance failover completed"
 
 
 def _event(work: Work, res: Resource, message: str, *categories: str, **extra: Any) -> None:
-    from kura.control.rds.actions import event
-
-    event(work.env, res, message, *categories, **extra)
+    events.event(work.env, res, message, *categories, **extra)
 
 
 def ha_of(res: Resource) -> dict[str, Any]:
@@ -59,9 +57,8 @@ def wants_standby(res: Resource) -> bool:
 
 
 def owner(work: Work, res: Resource, member: str) -> str:
-    from kura.control.rds.actions import arn_of
-
-    return f"{arn_of(work.env, res)}#member-{member}"
+    """Who a member's address is allocated to."""
+    return f"{events.arn_of(work.env, res)}#member-{member}"
 
 
 def _config(work: Work, res: Resource, member: str, *, readable: bool) -> Any:

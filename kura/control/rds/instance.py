@@ -22,7 +22,7 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.control import maintenance, steps
-from kura.control.rds import actions, ha, nodes, replica_steps, routing, storage
+from kura.control.rds import actions, events, ha, nodes, replica_steps, routing, storage
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -84,7 +84,7 @@ def _failed(env: Env, res: Resource, reason: str) -> Outcome:
     if node is not None and node.exists():
         node.stop()  # a half-made instance holds no memory while it waits to be deleted
     _patch(env, res, {"state": "failed", "failure": reason}, drop_op=True)
-    actions.event(env, res, f"DB instance creation failed: {reason}", "failure")
+    events.event(env, res, f"DB instance creation failed: {reason}", "failure")
     return Outcome(f"DB instance {res.id} failed: {reason}")
 
 
@@ -99,7 +99,7 @@ def _incompatible(env: Env, res: Resource, seen: Observed, chosen: Plan, reason:
         index = chosen.steps.index(Step.CONFIGURE)
         fields[STATUS_OP] = dataclasses.replace(op, step=index, step_name=Step.CONFIGURE.value).as_status()
     _patch(env, current, fields, drop_op=chosen.op not in CREATES)
-    actions.event(env, res, "The DB instance has invalid parameters and could not start. Correct the "
+    events.event(env, res, "The DB instance has invalid parameters and could not start. Correct the "
                   "parameters of its DB parameter group and reboot it.", "failure", reason=reason[-2000:])
     return Outcome(f"DB instance {res.id} has incompatible parameters: {reason.splitlines()[0]}")
 
@@ -107,7 +107,7 @@ def _incompatible(env: Env, res: Resource, seen: Observed, chosen: Plan, reason:
 def _rejected(env: Env, res: Resource, seen: Observed, exc: InvalidSettings) -> Outcome:
     current = env.store.get(res.kind, res.region, res.id) or res
     _patch(env, current, {"failed_parameters": seen.want.values if seen.want else None}, drop_op=True)
-    actions.event(env, res, f"PostgreSQL refused the parameter change, which was not applied: {exc}",
+    events.event(env, res, f"PostgreSQL refused the parameter change, which was not applied: {exc}",
                   "configuration change")
     return Outcome(f"DB instance {res.id}: PostgreSQL refused {', '.join(exc.errors)}")
 
@@ -131,17 +131,17 @@ def _finish(env: Env, res: Resource, chosen: Plan) -> None:
         ha.forget(res)
         if res.status.get("routed"):
             routing.publish(env)  # the endpoint leaves the router's table
-        actions.event(env, res, "DB instance deleted", "deletion")
+        events.event(env, res, "DB instance deleted", "deletion")
         return
     if chosen.op is Op.GROW_STORAGE:
         auto = (chosen.target or 0) > int(res.spec.get("AllocatedStorage") or 0)
         what = "autoscaling-initiated modification" if auto else "modification"
-        actions.event(env, res, f"Finished applying {what} to allocated storage", "configuration change",
+        events.event(env, res, f"Finished applying {what} to allocated storage", "configuration change",
                       allocated_gib=chosen.target)
         return
     found = EVENTS.get(chosen.op)
     if found is not None:
-        actions.event(env, res, found[0], found[1])
+        events.event(env, res, found[0], found[1])
 
 
 def execute(env: Env, res: Resource, chosen: Plan, seen: Observed) -> Outcome:

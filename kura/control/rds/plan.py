@@ -316,10 +316,9 @@ def _ha(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any], look: Se
 
 
 def _retry(spec: Mapping[str, Any], status: Mapping[str, Any], seen: Observed) -> bool:
-    """After incompatible-parameters, try again on a reboot or once the parameters changed."""
-    if _int(spec.get("reboot_seq")) > _int(status.get("reboot_seq")):
-        return True
-    return seen.want is not None and status.get("failed_parameters") != seen.want.values
+    """After incompatible-parameters, try again only when rebooted, as RDS does: correcting the group
+    alone starts nothing (and a start of its own would race the user's reboot)."""
+    return _int(spec.get("reboot_seq")) > _int(status.get("reboot_seq"))
 
 
 def _modifications(ident: str, spec: Mapping[str, Any], status: Mapping[str, Any],

@@ -253,7 +253,7 @@ def prepare_recovery(datadir: Path, target_time: str | None, run_as: OsUser | No
     if target_time is not None:
         lines += [f"recovery_target_time = '{target_time}'", "recovery_target_inclusive = on"]
     auto = datadir / _AUTO_CONF
-    kept = _without_recovery(auto.read_text() if auto.exists() else "")
+    kept = without_source_settings(_without_recovery(auto.read_text() if auto.exists() else ""))
     auto.write_text(kept + "\n".join(lines) + "\n")
     (datadir / "recovery.signal").write_text("")
     for name in ("standby.signal", "backup_manifest"):
@@ -264,6 +264,16 @@ def prepare_recovery(datadir: Path, target_time: str | None, run_as: OsUser | No
 def _without_recovery(text: str) -> str:
     head, _, _ = text.partition(_MARK)
     return head if head.endswith("\n") or not head else head + "\n"
+
+
+# Settings of the copied server's own that a copy must not keep: a Multi-AZ source names its standby
+# (set by ALTER SYSTEM), and a copy that kept it would wait on every commit for a standby it has not.
+_SOURCE_ONLY = ("synchronous_standby_names",)
+
+
+def without_source_settings(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.split("=", 1)[0].strip() not in _SOURCE_ONLY)
 
 
 def finish_recovery(datadir: Path) -> None:

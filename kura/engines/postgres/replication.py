@@ -13,7 +13,7 @@ import psycopg
 
 from kura.engines import osuser
 from kura.engines.postgres import pgproc
-from kura.engines.postgres.backup import BackupError
+from kura.engines.postgres.backup import BackupError, without_source_settings
 from kura.engines.postgres.node import PgNode
 from kura.engines.postgres.templates import SUPERUSER
 
@@ -62,7 +62,7 @@ def clone(source: PgNode, replica: PgNode, application: str, slot: str) -> None:
 def follow(replica: PgNode, conninfo: str, slot: str) -> None:
     """Standby settings: stream from `conninfo` through `slot` (written to postgresql.auto.conf)."""
     auto = replica.datadir / _AUTO_CONF
-    kept = auto.read_text().partition(_MARK)[0] if auto.exists() else ""
+    kept = without_source_settings(auto.read_text().partition(_MARK)[0] if auto.exists() else "")
     text = (kept if not kept or kept.endswith("\n") else kept + "\n") + "\n".join([
         _MARK, f"primary_conninfo = '{conninfo}'", f"primary_slot_name = '{slot}'", "hot_standby = on",
         "hot_standby_feedback = on"]) + "\n"
