@@ -2,8 +2,11 @@
 same run, interleaved (goal ≥ 0.85 of direct TPS on this 2-core machine), with latency.
 
 A real `kura up` makes a DB instance; a router process (kura.net.router, the one Multi-AZ endpoints
-use) forwards a loopback endpoint of its own to the instance's address. pgbench connects over TLS as the
-master user both ways; the router forwards the TLS bytes untouched.
+use) owns a loopback endpoint of its own whose target is the instance's address. As Kura runs it, the
+router has the kernel steer each new connection to the postmaster's listening socket (series `router`;
+its `counts` show how many were steered). A second router with steering off (KURA_ROUTER_STEER=off, as
+where BPF is not allowed) forwards every byte itself (series `forwarding`). pgbench connects over TLS as
+the master user every way.
 
 When HAProxy is installed (`/usr/sbin/haproxy`; Kura does not need it), a third series goes through a
 plain HAProxy TCP proxy to the same instance: the cost of a userspace proxy written in C on this machine,
@@ -72,6 +75,7 @@ def main() -> int:
     (home / "home").mkdir()
     server.start()
     router = RouterControl(home / "router", workers=args.workers)
+    forwarding = RouterControl(home / "forwarding", workers=args.workers)
     result: dict[str, Any] = {}
     reference: subprocess.Popen[bytes] | None = None
     try:
@@ -82,31 +86,45 @@ def main() -> int:
         listen = ("127.0.0.1", free_port())
         router.ensure()
         router.publish(Table((Endpoint("bench", listen, (direct,)),)))
+        forwarded = ("127.0.0.1", free_port())
+        os.environ["KURA_ROUTER_STEER"] = "off"  # inherited by the second router only
+        try:
+            forwarding.ensure()
+        finally:
+            del os.environ["KURA_ROUTER_STEER"]
+        forwarding.publish(Table((Endpoint("bench", forwarded, (direct,)),)))
         time.sleep(1)
         subprocess.run([str(nodes.engines()[0].tool("pgbench")), "-i", "-s", "2", "-h", direct[0], "-p",
                         str(direct[1]), "-U", "master", "app"], check=True, capture_output=True,
                        env={**os.environ, "PGPASSWORD": PASSWORD, "PGSSLMODE": "require"})
-        samples: dict[str, list[dict[str, float]]] = {"direct": [], "router": []}
-        series = {"direct": direct, "router": listen}
+        samples: dict[str, list[dict[str, float]]] = {"direct": [], "router": [], "forwarding": []}
+        series = {"direct": direct, "router": listen, "forwarding": forwarded}
         if HAPROXY.exists():
             series["haproxy"] = ("127.0.0.1", free_port())
             samples["haproxy"] = []
             reference = start_haproxy(home, series["haproxy"], direct)
-        for _ in range(rounds):
-            for name, target in series.items():
-                samples[name].append(pgbench(*target, seconds, clients, "-S"))
+        order = list(series)
+        for round_no in range(rounds):
+            shift = round_no % len(order)  # no series always runs first
+            for name in order[shift:] + order[:shift]:
+                samples[name].append(pgbench(*series[name], seconds, clients, "-S"))
         best = {k: max(s["tps"] for s in v) for k, v in samples.items()}
         mean = {k: sum(s["tps"] for s in v) / len(v) for k, v in samples.items()}
         lat = {k: min(s["latency_ms"] for s in v) for k, v in samples.items()}
         ratio = round(mean["router"] / mean["direct"], 3)
+        forwarding_ratio = round(mean["forwarding"] / mean["direct"], 3)
         reference_ratio = round(mean["haproxy"] / mean["direct"], 3) if "haproxy" in mean else None
+        counts = router.stats()
+        steered = int(counts.get("bench", {}).get("steered", 0))
         result = {"rounds": rounds, "seconds": seconds, "clients": clients, "workers": args.workers,
                   "samples": samples, "mean_tps": mean, "best_tps": best, "best_latency_ms": lat,
-                  "ratio_mean_tps": ratio, "goal_ratio": 0.85, "haproxy_ratio_mean_tps": reference_ratio,
-                  "counts": router.stats()}
+                  "ratio_mean_tps": ratio, "goal_ratio": 0.85, "forwarding_ratio_mean_tps": forwarding_ratio,
+                  "haproxy_ratio_mean_tps": reference_ratio, "counts": counts,
+                  "forwarding_counts": forwarding.stats(), "steered_connections": steered}
         summary = (f"endpoint_overhead: select-only TPS router/direct {ratio} (mean of {rounds}; "
                    f"{mean['router']:.0f} vs {mean['direct']:.0f} TPS; latency {lat['router']:.2f} vs "
-                   f"{lat['direct']:.2f} ms; {args.workers} worker(s))"
+                   f"{lat['direct']:.2f} ms; {steered} connections steered by the kernel); forwarding "
+                   f"every byte in userspace: {forwarding_ratio} ({args.workers} worker(s))"
                    + (f"; HAProxy (C) for reference: {reference_ratio}" if reference_ratio else ""))
         write_result("endpoint_overhead_quick" if args.quick else "endpoint_overhead", result, summary)
     finally:
@@ -114,6 +132,7 @@ def main() -> int:
             reference.terminate()
             reference.wait(10)
         router.stop()
+        forwarding.stop()
         server.stop()
         stop_leftovers(server.home)
         subprocess.run(["rm", "-rf", str(home)], check=False)

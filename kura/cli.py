@@ -182,7 +182,7 @@ def _router_status(paths: Paths) -> None:
     if pid is None:
         return
     table = Table(title=f"Endpoint router (pid {pid})")
-    columns = ("active", "total", "held", "held_total", "dropped")
+    columns = ("open", "active", "total", "steered", "held", "held_total", "dropped")
     for column in ("endpoint", *columns):
         table.add_column(column)
     for name, counts in sorted(router.stats().items()):

@@ -9,15 +9,21 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_quick(name: str, timeout: int = 600) -> dict[str, Any]:
+    """Run bench/NAME.py --quick and return the JSON it wrote."""
+    res = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
+                         capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+    return dict(json.loads((ROOT / "bench" / "results" / f"{name}_quick.json").read_text()))
+
+
 def test_api_latency_quick() -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "api_latency.py"), "--quick"],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-3000:]
-    data = json.loads((ROOT / "bench" / "results" / "api_latency_quick.json").read_text())
+    data = run_quick("api_latency")
     for target in ("kura", "moto"):
         tput = data[target]["throughput_GetSecretValue"]
         assert tput["errors"] == 0 and tput["requests"] > 0
@@ -26,29 +32,20 @@ def test_api_latency_quick() -> None:
 
 
 def test_provision_quick() -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "provision.py"), "--quick"],
-                         capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-3000:]
-    data = json.loads((ROOT / "bench" / "results" / "provision_quick.json").read_text())
+    data = run_quick("provision", timeout=900)
     assert len(data["kura"]["available_s"]) == data["runs"]
     assert data["idle"]["all_answered"] and data["idle"]["idle_pss_per_instance_mib"] > 0
     print(data["summary"])
 
 
 def test_elasticache_quick() -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "elasticache.py"), "--quick"],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-3000:]
-    data = json.loads((ROOT / "bench" / "results" / "elasticache_quick.json").read_text())
+    data = run_quick("elasticache")
     assert len(data["create_to_available_s"]) == data["runs"] and data["failover_s"]
     print(data["summary"])
 
 
 def test_backup_quick() -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "backup.py"), "--quick"],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-3000:]
-    data = json.loads((ROOT / "bench" / "results" / "backup_quick.json").read_text())
+    data = run_quick("backup")
     assert data["base_backup"]["kura_snapshot_runs"] and data["base_backup"]["raw_pg_basebackup_runs"]
     assert data["point_in_time_restore"]["kura_runs"] and data["point_in_time_restore"]["raw_runs"]
     assert data["goals"]["restores_hold_the_target_state"]
@@ -57,9 +54,19 @@ def test_backup_quick() -> None:
 
 
 def test_failover_quick() -> None:
-    res = subprocess.run([sys.executable, str(ROOT / "bench" / "failover.py"), "--quick"],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
-    data = json.loads((ROOT / "bench" / "results" / "failover_quick.json").read_text())
+    data = run_quick("failover")
     assert len(data["trials"]) == 3 and data["lost"] == 0 and data["acknowledged"] > 0
+    print(data["summary"])
+
+
+def test_endpoint_overhead_quick() -> None:
+    data = run_quick("endpoint_overhead")
+    assert all(len(samples) == data["rounds"] for samples in data["samples"].values())
+    assert data["forwarding_counts"]["bench"]["total"] > 0  # the forwarding series went through a router
+    print(data["summary"])
+
+
+def test_replica_lag_quick() -> None:
+    data = run_quick("replica_lag")
+    assert data["samples"] > 0 and data["lag_max_s"] is not None
     print(data["summary"])

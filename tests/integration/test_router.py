@@ -1,13 +1,19 @@
 """The endpoint router as its own process: forwarding, connections held (not refused) while an endpoint
-has no target, table reloads that drop nothing, the hold timeout, counts, several workers."""
+has no target, table reloads that drop nothing, the hold timeout, counts, several workers — each with
+kernel steering (as root) and with every byte forwarded (KURA_ROUTER_STEER=off) — and steering's own
+guarantees: the target sees the client itself, and a target that dies leaves no queued connection
+behind and its address free."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -51,13 +57,29 @@ def echo() -> Iterator[list[Echo]]:
         s.server_close()
 
 
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
-def router(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RouterControl]:
-    control = RouterControl(tmp_path / "router", workers=int(request.param))
-    control.ensure()
+def start_router(directory: Path, workers: int, steer: bool,
+                 monkeypatch: pytest.MonkeyPatch) -> RouterControl:
+    control = RouterControl(directory, workers=workers)
+    with monkeypatch.context() as env:
+        env.setenv("KURA_ROUTER_STEER", "on" if steer else "off")  # the router inherits it
+        control.ensure()
+    return control
+
+
+@pytest.fixture(params=[(1, True), (2, True), (1, False)], ids=["1-worker", "2-workers", "forwarding"])
+def router(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterControl]:
+    control = start_router(tmp_path / "router", *request.param, monkeypatch)
     yield control
     control.stop()
     assert control.pid() is None
+
+
+@pytest.fixture
+def forwarding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RouterControl]:
+    control = start_router(tmp_path / "router", 1, False, monkeypatch)
+    yield control
+    control.stop()
 
 
 def ask(sock: socket.socket, data: bytes) -> bytes:
@@ -141,7 +163,7 @@ def test_an_upstream_gone_before_answering_is_retried_with_what_the_client_sent(
         router: RouterControl, echo: list[Echo]) -> None:
     """A frozen server (its kernel completes handshakes into the backlog, nobody answers) is fenced:
     the reset connection is not the client's failure — the router replays the client's bytes elsewhere.
-    One that accepts and closes at once is retried the same way."""
+    Steered, the connection waits in the frozen socket's queue and is taken from it the same way."""
     listen = (HOST, free_port())
     frozen = socket.socket()
     frozen.bind((HOST, 0))
@@ -156,6 +178,13 @@ def test_an_upstream_gone_before_answering_is_retried_with_what_the_client_sent(
         frozen.close()  # fenced: the pending connection is reset
         assert s.recv(65536) == b"B:startup"
         assert ask(s, b"more") == b"B:more"
+
+
+def test_an_upstream_that_closes_before_answering_is_retried(forwarding: RouterControl,
+                                                             echo: list[Echo]) -> None:
+    """One that accepts and closes at once is retried too. Forwarding only: a steered connection that
+    its target accepted belongs to the target."""
+    router, listen = forwarding, (HOST, free_port())
     closing = socket.socket()
     closing.bind((HOST, 0))
     closing.listen(16)
@@ -173,7 +202,9 @@ def test_an_upstream_gone_before_answering_is_retried_with_what_the_client_sent(
     with socket.create_connection(listen, timeout=10) as s:
         assert ask(s, b"hello") == b"A:hello"
     closing.close()
-    counts = router.stats()["db"]
+    deadline = time.monotonic() + 3  # the stats are written every second
+    while (counts := router.stats()["db"])["retried"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert counts["retried"] >= 1 and counts["dropped"] == 0, counts
 
 
@@ -227,3 +258,62 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert not leftover, "workers outlived their supervisor"
+
+
+LISTENER = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print("ready", flush=True)
+conn, peer = s.accept()
+conn.sendall(("peer %s:%d" % peer).encode())
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernel steering needs CAP_BPF and ptrace rights (root)")
+def test_steering_hands_connections_to_the_target_and_takes_back_its_queue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: list[Echo]) -> None:
+    """The target's own socket gets the connection (it sees the client's address, not the router's);
+    when the target process is killed, connections queued on its socket are served by the next target
+    and its address is free at once for a new listener (a postmaster restarting in place)."""
+    router = start_router(tmp_path / "router", 1, True, monkeypatch)
+    port = free_port()
+    target = subprocess.Popen([sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE)
+    try:
+        assert target.stdout is not None and target.stdout.readline() == b"ready\n"
+        listen = (HOST, free_port())
+        router.wait_applied(router.publish(Table((Endpoint("db", listen, ((HOST, port),)),))), 5)
+        deadline = time.monotonic() + 5
+        while not any(doc.get("steered") for doc in map(_stats, router.stats_files())):
+            assert time.monotonic() < deadline, "the endpoint was never steered"
+            time.sleep(0.05)
+        with socket.create_connection(listen, timeout=5) as s:
+            assert s.recv(64) == f"peer {HOST}:{s.getsockname()[1]}".encode()  # no router in between
+            queued = socket.create_connection(listen, timeout=5)  # never accepted by the target
+            queued.sendall(b"waiting")
+            target.kill()
+            target.wait(5)
+            router.publish(Table((Endpoint("db", listen, (echo[0].address,)),)))
+            assert queued.recv(64) == b"A:waiting"  # taken over, replayed: not reset
+            queued.close()
+        again = socket.socket()
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((HOST, port))  # the dead target's address is free
+        again.close()
+        deadline = time.monotonic() + 3  # the stats are written every second
+        while (counts := router.stats()["db"])["total"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counts["steered"] == 2 and counts["total"] >= 3, counts
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait(5)
+        router.stop()
+
+
+def _stats(path: Path) -> dict[str, object]:
+    with contextlib.suppress(OSError, ValueError):
+        return dict(json.loads(path.read_text()))
+    return {}

@@ -5,4 +5,6 @@ for up to the table's hold time, so clients that connect during a failover just 
 
 Kura writes the table (`table.py`) and signals the router (`control.py`); the router (`proxy.py`, run
 as `python -m kura.net.router`) reloads it without dropping a connection and survives Kura restarts.
+Where the kernel allows, a writer endpoint's new connections do not pass through it at all: they are
+steered to the primary's own listening socket (`steer.py`, over the bpf(2) calls in `bpf.py`).
 """

@@ -20,15 +20,16 @@ from pathlib import Path
 
 from kura.net.router import table as tables
 from kura.net.router.proxy import Router
+from kura.net.router.steer import Steering
 
 log = logging.getLogger("kura.router")
 POLL = 0.5
 RETRY_BIND = 0.05  # while an address cannot be bound
 
 
-async def _serve(directory: Path, supervised: bool = False) -> None:
+async def _serve(directory: Path, supervised: bool = False, steer: bool = True) -> None:
     path = directory / "table.json"
-    router = Router(directory / f"stats-{os.getpid()}.json")
+    router = Router(directory / f"stats-{os.getpid()}.json", Steering.open() if steer else None)
     loop = asyncio.get_running_loop()
     reload = asyncio.Event()
     stop = asyncio.Event()
@@ -44,6 +45,8 @@ async def _serve(directory: Path, supervised: bool = False) -> None:
             break
         mtime = path.stat().st_mtime if path.exists() else 0.0
         retry = bool(router.problems)  # an address still held by someone else: try to bind it again
+        if router.unsteered and not (reload.is_set() or mtime != seen or retry):
+            router.steer()  # a target that was not listening yet may be now
         if reload.is_set() or mtime != seen or retry:
             reload.clear()
             seen = mtime
@@ -68,29 +71,30 @@ async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
             w.cancel()
 
 
-def _run_worker(directory: Path, supervised: bool = False) -> None:
+def _run_worker(directory: Path, supervised: bool = False, steer: bool = True) -> None:
     """One worker; a `supervised` one stops when its supervisor dies (kill -9 of the router must not
-    leave workers listening with nobody to replace them)."""
+    leave workers listening with nobody to replace them). One worker steers: the kernel needs one
+    program, and the listening sockets it takes over are drained by one process only."""
     try:
         import uvloop
 
-        uvloop.run(_serve(directory, supervised))
+        uvloop.run(_serve(directory, supervised, steer))
     except ImportError:
-        asyncio.run(_serve(directory, supervised))
+        asyncio.run(_serve(directory, supervised, steer))
 
 
 def _supervise(directory: Path, workers: int) -> None:
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid -> worker index (0 steers)
     stopping = False
 
-    def spawn() -> None:
+    def spawn(index: int) -> None:
         pid = os.fork()
         if pid == 0:
             for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
-            _run_worker(directory, supervised=True)
+            _run_worker(directory, supervised=True, steer=index == 0)
             os._exit(0)
-        children.add(pid)
+        children[pid] = index
 
     def relay(signum: int, frame: object) -> None:
         nonlocal stopping
@@ -102,8 +106,8 @@ def _supervise(directory: Path, workers: int) -> None:
 
     for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, relay)
-    for _ in range(workers):
-        spawn()
+    for index in range(workers):
+        spawn(index)
     while children:
         try:
             pid, _status = os.wait()
@@ -111,12 +115,14 @@ def _supervise(directory: Path, workers: int) -> None:
             break
         except InterruptedError:
             continue
-        children.discard(pid)
+        if pid not in children:
+            continue
+        slot = children.pop(pid)
         (directory / f"stats-{pid}.json").unlink(missing_ok=True)
         if not stopping:
             log.warning("router worker %d exited; starting another", pid)
             time.sleep(0.1)
-            spawn()
+            spawn(slot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kura.net.router import table as tables
+from kura.net.router.steer import established
 
 START_TIMEOUT = 10.0
 
@@ -120,6 +121,12 @@ class RouterControl:
                     mine = out.setdefault(name, {})
                     for key, value in counts.items():
                         mine[key] = mine.get(key, 0) + int(value)
+        # Steered connections never pass through a worker: count what is open on each endpoint address.
+        table = tables.load(self.dir / "table.json")
+        opened = established([e.listen for e in table.endpoints])
+        for endpoint in table.endpoints:
+            if endpoint.name in out:
+                out[endpoint.name]["open"] = opened.get(endpoint.listen, 0)
         return out
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -21,6 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kura.net.router.steer import Steering
 from kura.net.router.table import Address, Endpoint, Table
 
 log = logging.getLogger("kura.router")
@@ -31,7 +32,7 @@ CONNECT_TIMEOUT = 1.0
 
 @dataclass
 class Counts:
-    active: int = 0
+    active: int = 0  # forwarded by this worker right now (steered ones are counted by the kernel)
     total: int = 0
     held: int = 0  # waiting for a target right now
     held_total: int = 0
@@ -154,12 +155,15 @@ class _Listener:
 
 
 class Router:
-    def __init__(self, stats_path: Path | None = None) -> None:
+    def __init__(self, stats_path: Path | None = None, steering: Steering | None = None) -> None:
         self.table = Table()
         self.listeners: dict[Address, _Listener] = {}
         self.counts: dict[str, Counts] = {}
         self.stats_path = stats_path
         self.problems: list[str] = []  # binds that failed at the last apply (retried by the caller)
+        self.steering = steering
+        self.unsteered: set[Address] = set()  # endpoints to steer once their target listens (retried)
+        self.taking: set[asyncio.Task[object]] = set()
 
     async def apply(self, table: Table) -> list[str]:
         """Make the listening sockets match `table`; open connections are left alone. Problems (an
@@ -185,8 +189,54 @@ class Router:
             self.listeners[addr] = _Listener(endpoint, server)
         self.table = table
         self.problems = problems
+        self.steer()
         self.save_stats()  # at once: Kura waits for the new table to be in force
         return problems
+
+    def steer(self) -> None:
+        """Kernel steering to match the table: a writer endpoint (`first`) whose listener the router
+        holds (the fallback) is steered to its first target's own listening socket; an endpoint whose
+        target changed or went is released first, its queued connections taken over by the router."""
+        if self.steering is None:
+            return
+        wanted = {addr: listener.endpoint.targets[0] for addr, listener in self.listeners.items()
+                  if listener.endpoint.balance == "first" and listener.endpoint.targets}
+        for addr in list(self.steering.steered):
+            if wanted.get(addr) != self.steering.target(addr):
+                self.release(addr)
+        self.unsteered = set()
+        for addr, target in wanted.items():
+            if self.steering.target(addr) == target:
+                continue
+            if self.steering.steer(addr, target, functools.partial(self._watch, addr)) is None:
+                self.unsteered.add(addr)
+            else:
+                log.info("endpoint %s:%d steered to the socket of %s:%d", *addr, *target)
+
+    def _watch(self, addr: Address, pidfd: int) -> None:
+        asyncio.get_running_loop().add_reader(pidfd, self._owner_exited, addr)
+
+    def _owner_exited(self, addr: Address) -> None:
+        log.info("the process listening for %s:%d exited: the router takes its queued connections", *addr)
+        self.release(addr)
+        self.unsteered.add(addr)  # the same target may listen again (a restart in place)
+
+    def release(self, addr: Address) -> None:
+        assert self.steering is not None
+        found = self.steering.steered.get(addr)
+        if found is None:
+            return
+        asyncio.get_running_loop().remove_reader(found.pidfd)
+        _, queued = self.steering.release(addr)
+        loop = asyncio.get_running_loop()
+        for conn in queued:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client = functools.partial(_Client, self, addr)
+            task = loop.create_task(loop.connect_accepted_socket(client, conn))
+            self.taking.add(task)  # a reference until done: the loop keeps only weak ones
+            task.add_done_callback(self.taking.discard)
+        if queued:
+            log.info("endpoint %s:%d: %d queued connections taken over", *addr, len(queued))
 
     def targets(self, addr: Address) -> tuple[Endpoint | None, list[Address]]:
         found = self.listeners.get(addr)
@@ -262,9 +312,16 @@ class Router:
         return False
 
     def snapshot(self) -> dict[str, object]:
+        endpoints = {name: dict(vars(c)) for name, c in self.counts.items()}
+        if self.steering is not None:
+            for addr, listener in self.listeners.items():
+                counts = endpoints.setdefault(listener.endpoint.name, {})
+                counts["steered"] = self.steering.count(addr)  # handed to the target by the kernel
+                counts["total"] = counts.get("total", 0) + counts["steered"]
         return {"pid": os.getpid(), "time": time.time(), "serial": self.table.serial,
                 "listening": [list(a) for a in self.listeners], "problems": self.problems,
-                "endpoints": {name: vars(c) for name, c in self.counts.items()}}
+                "steered": [list(a) for a in (self.steering.steered if self.steering else ())],
+                "endpoints": endpoints}
 
     def save_stats(self) -> None:
         if self.stats_path is None:
@@ -280,6 +337,10 @@ class Router:
             await asyncio.sleep(every)
 
     def close(self) -> None:
+        if self.steering is not None:
+            for found in self.steering.steered.values():
+                asyncio.get_running_loop().remove_reader(found.pidfd)
+            self.steering.close()
         for listener in self.listeners.values():
             listener.server.close()
         self.listeners.clear()
