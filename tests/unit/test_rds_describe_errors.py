@@ -44,7 +44,7 @@ def test_create_identifier_and_duplicate_errors(rds: Rds) -> None:
         ({"Engine": "mysql"}, "InvalidParameterCombination", "kura does not run engine mysql"),
         ({"Engine": "aurora-postgresql"}, "InvalidParameterCombination", "Aurora"),
         ({"Engine": "nosuch"}, "InvalidParameterValue", "Invalid DB engine"),
-        ({"DBClusterIdentifier": "c1"}, "InvalidParameterCombination", "Aurora DB clusters"),
+        ({"DBClusterIdentifier": "c1"}, "DBClusterNotFoundFault", "DBCluster c1 not found"),
         ({"MasterUserPassword": "short"}, "InvalidParameterValue", "shorter than 8"),
         ({"MasterUserPassword": "x" * 129}, "InvalidParameterValue", "longer than 128"),
         ({"MasterUserPassword": "has/slash1"}, "InvalidParameterValue", "printable ASCII"),

@@ -105,7 +105,8 @@ def test_describe_events_windows_filters_pagination(rds: Rds) -> None:
 
 def test_event_categories(rds: Rds) -> None:
     maps = rds("DescribeEventCategories")["EventCategoriesMapList"]
-    assert {m["SourceType"] for m in maps} == {"db-instance", "db-parameter-group", "db-snapshot"}
+    assert {m["SourceType"] for m in maps} == {"db-instance", "db-parameter-group", "db-snapshot",
+                                              "db-cluster"}
     one = rds("DescribeEventCategories", SourceType="db-instance")["EventCategoriesMapList"]
     assert "creation" in one[0]["EventCategories"]
     assert rds.code("DescribeEventCategories", SourceType="db-proxy") == "InvalidParameterValue"

@@ -102,7 +102,10 @@ def ensure_secret(env: Env, res: Resource) -> str:
 
 
 def delete_secret(env: Env, res: Resource) -> None:
-    """Delete the instance's managed secrets (the API's and the one recorded in status); idempotent."""
+    """Delete the instance's managed secrets (the API's and the one recorded in status); idempotent. A
+    DB cluster's member shares its cluster's secret, which goes with the cluster."""
+    if res.spec.get("DBClusterIdentifier"):
+        return
     for arn in {res.spec.get("MasterUserSecretArn"), res.status.get("master_user_secret_arn")} - {None}:
         sm.delete_managed_secret(env, res.region, str(arn))
 

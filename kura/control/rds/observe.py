@@ -19,7 +19,8 @@ from kura.catalog import postgres_engines
 from kura.control.rds import ha, nodes, plan, replica_steps, settings, storage
 from kura.engines.postgres.catalog import version_key
 from kura.env import Env
-from kura.services.rds.records import KIND_PARAMETER_GROUP
+from kura.services.rds import classes
+from kura.services.rds.records import KIND_CLUSTER, KIND_PARAMETER_GROUP
 from kura.store.types import Resource
 
 _QUIET = frozenset({None, "creating", "deleting", "failed"})  # states with nothing to look at
@@ -77,6 +78,15 @@ def group_of(res: Resource) -> str:
     return str(res.spec.get("DBParameterGroupName") or f"default.postgres{version.split('.')[0]}")
 
 
+def _capacity(env: Env, res: Resource) -> float | None:
+    """A db.serverless member's maximum capacity (ACUs), from its cluster."""
+    if res.spec.get("DBInstanceClass") != classes.SERVERLESS or not res.spec.get("DBClusterIdentifier"):
+        return None
+    cluster = env.store.get(KIND_CLUSTER, res.region, str(res.spec["DBClusterIdentifier"]))
+    found = (cluster.spec.get("ServerlessV2ScalingConfiguration") or {}) if cluster else {}
+    return float(found["MaxCapacity"]) if found.get("MaxCapacity") else None
+
+
 def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     """The parameters the instance should run with; None until its engine is chosen."""
     version = res.status.get("engine_version")
@@ -85,7 +95,7 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     major = int(str(version).split(".")[0])
     size = settings.sizing(str(res.spec.get("DBInstanceClass", "")), _host_memory(),
                            allocated_gib=plan.allocated(res.spec, res.status),
-                           port=int(res.spec.get("Port") or 5432))
+                           port=int(res.spec.get("Port") or 5432), capacity_acu=_capacity(env, res))
     group = group_of(res)
     found = env.store.get(KIND_PARAMETER_GROUP, res.region, group)
     stamp = (found.version, found.updated_at) if found else None

@@ -1,4 +1,5 @@
-"""The router's table for RDS: every Multi-AZ instance's endpoint forwards to its current primary.
+"""The router's table for RDS: every Multi-AZ instance's endpoint forwards to its current primary, and
+every Aurora cluster's endpoint to its writer and its reader endpoint over its readers.
 
 An instance is *routed* (status `routed`) once its endpoint address belongs to the router and its
 members listen on addresses of their own (status `ha.members`). The table is always built whole from
@@ -12,10 +13,11 @@ import os
 import threading
 from typing import Any
 
+from kura.control.rds.plan import RUNNING
 from kura.env import Env
 from kura.net.router.control import RouterControl, RouterError
 from kura.net.router.table import Endpoint, Table
-from kura.services.rds.records import KIND_INSTANCE
+from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
 from kura.store.types import Resource
 
 HOLD_SECONDS = float(os.environ.get("KURA_ROUTER_HOLD_SECONDS", "30"))
@@ -53,13 +55,43 @@ def _endpoint(res: Resource) -> Endpoint | None:
                     targets)
 
 
+def _serving(res: Resource) -> tuple[str, int] | None:
+    """Where a cluster member takes connections, if it does now."""
+    if res.spec.get("desired") == "deleted" or res.status.get("state") not in RUNNING:
+        return None
+    if not res.status.get("address") or res.status.get("holding"):
+        return None
+    return str(res.status["address"]), int(res.status["port"])
+
+
+def cluster_endpoints(cluster: Resource, members: list[Resource]) -> list[Endpoint]:
+    """An Aurora cluster's endpoint (its writer) and reader endpoint (its readers, spread; the writer
+    when it has none)."""
+    if cluster.spec.get("desired") == "deleted" or not cluster.status.get("address"):
+        return []
+    port = int(cluster.status["port"])
+    writer = next((m for m in members if m.id == cluster.spec.get("writer")), None)
+    to_writer = _serving(writer) if writer is not None and writer.status.get("role") != "replica" else None
+    readers = [a for m in members if m is not writer and (a := _serving(m)) is not None]
+    name = f"rds-cluster/{cluster.region}/{cluster.id}"
+    return [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else ()),
+            Endpoint(f"{name}/reader", (str(cluster.status["reader_address"]), port),
+                     tuple(readers) or ((to_writer,) if to_writer else ()), balance="spread")]
+
+
 def table(env: Env, pending: Resource | None = None) -> Table:
-    """Every routed instance's endpoint; `pending`: this instance as it is about to be (not stored yet)."""
+    """Every routed instance's and Aurora cluster's endpoints; `pending`: this instance as it is about to
+    be (not stored yet)."""
     found = []
+    members: dict[tuple[str, str], list[Resource]] = {}
     for res in env.store.list(KIND_INSTANCE):
         if pending is not None and (res.region, res.id) == (pending.region, pending.id):
             res = pending
         found.append(_endpoint(res))
+        if res.spec.get("DBClusterIdentifier"):
+            members.setdefault((res.region, str(res.spec["DBClusterIdentifier"])), []).append(res)
+    for cluster in env.store.list(KIND_CLUSTER):
+        found.extend(cluster_endpoints(cluster, members.get((cluster.region, cluster.id), [])))
     return Table(tuple(e for e in found if e is not None), hold_seconds=HOLD_SECONDS)
 
 

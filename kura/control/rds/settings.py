@@ -87,9 +87,11 @@ class Sizing:
                 "EndPointPort": self.port, "DBInstanceClassMemoryGiB": self.memory // classes.GIB}
 
 
-def sizing(instance_class: str, host_bytes: int, *, allocated_gib: int = 20, port: int = 5432) -> Sizing:
-    """The class's memory and vCPUs, capped to what this host can give one instance."""
-    found = classes.lookup(instance_class)
+def sizing(instance_class: str, host_bytes: int, *, allocated_gib: int = 20, port: int = 5432,
+           capacity_acu: float | None = None) -> Sizing:
+    """The class's memory and vCPUs, capped to what this host can give one instance. db.serverless is
+    sized at `capacity_acu` (its cluster's maximum capacity, what Aurora sizes its settings for)."""
+    found = classes.serverless(capacity_acu) if capacity_acu else classes.lookup(instance_class)
     nominal = found.memory_bytes if found else classes.GIB
     override = os.environ.get(MEMORY_ENV, "")
     cap = int(override) if override.isdigit() else host_bytes // HOST_SHARE

@@ -69,5 +69,14 @@ def lookup(name: str) -> InstanceClass | None:
     return CLASSES.get(name)
 
 
+SERVERLESS = "db.serverless"  # Aurora Serverless v2: sized by its cluster's capacity (ACUs)
+ACU_GIB = 2  # memory of one Aurora capacity unit
+
+
+def serverless(acu: float) -> InstanceClass:
+    """db.serverless at `acu` capacity units: 2 GiB each, a vCPU per 2 ACUs (at least one)."""
+    return InstanceClass(SERVERLESS, max(1, int(acu // 2)), acu * ACU_GIB, False)
+
+
 def all_classes() -> list[InstanceClass]:
     return sorted(CLASSES.values(), key=lambda c: c.name)

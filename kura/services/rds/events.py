@@ -11,7 +11,7 @@ from typing import Any
 from kura.services.common.pagination import rds_page
 from kura.services.common.timestamps import epoch
 from kura.services.rds import errors, shared
-from kura.services.rds.records import SOURCE_INSTANCE, SOURCE_PARAMETER_GROUP, SOURCE_SNAPSHOT
+from kura.services.rds.records import SOURCE_CLUSTER, SOURCE_INSTANCE, SOURCE_PARAMETER_GROUP, SOURCE_SNAPSHOT
 from kura.services.registry import Ctx, operation
 from kura.store.types import Event
 
@@ -23,6 +23,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
                       "restoration", "security", "security patching"),
     SOURCE_PARAMETER_GROUP: ("configuration change",),
     SOURCE_SNAPSHOT: ("creation", "deletion", "failure", "notification", "restoration"),
+    SOURCE_CLUSTER: ("configuration change", "creation", "deletion", "failover", "failure", "global-failover",
+                     "maintenance", "notification", "serverless"),
 }
 
 

@@ -43,6 +43,8 @@ _WEEK = 7 * 24 * 60
 
 
 def instance_class(name: str, engine_version: str) -> None:
+    if name == classes.SERVERLESS:
+        return  # its cluster must have a Serverless v2 capacity range (cluster_members checks it)
     if not classes.well_formed(name):
         raise errors.invalid(f"Invalid DB Instance class: {name}")
     if classes.lookup(name) is None:

@@ -14,6 +14,8 @@ from kura.services.common.pagination import rds_page
 from kura.services.rds import (
     automated_backups,
     catalogue,
+    classes,
+    cluster_members,
     errors,
     instance_network,
     master_secret,
@@ -30,10 +32,11 @@ DEFAULT_PORT = 5432
 
 
 def refuse(params: dict[str, Any]) -> None:
-    if params.get("DBClusterIdentifier"):
-        raise errors.not_implemented("Aurora DB clusters yet (DBClusterIdentifier): create a standalone "
-                                     "postgres DB instance")
+    """What a DB instance outside a DB cluster can't be (cluster members are checked by cluster_members)."""
     catalogue.check_engine(params["Engine"])
+    if params.get("DBInstanceClass") == classes.SERVERLESS and not params.get("DBClusterIdentifier"):
+        raise errors.combination("The db.serverless DB instance class is for the DB instances of Aurora DB "
+                                 "clusters: name the cluster with DBClusterIdentifier.")
     check.refuse_unsupported(params)
 
 
@@ -180,6 +183,10 @@ def insert_copy(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, st
 @operation("rds", "CreateDBInstance")
 def create_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ident = shared.check_identifier(params["DBInstanceIdentifier"], "DBInstanceIdentifier")
+    if params.get("DBClusterIdentifier"):
+        with ctx.store.transaction():
+            res = cluster_members.create(ctx, params)
+        return {"DBInstance": views.instance(res, ctx.account, ctx.store)}
     refuse(params)
     tags = tagging.normalize(params.get("Tags"))
     with ctx.store.transaction():
@@ -196,7 +203,7 @@ def _getters(ctx: Ctx) -> dict[str, filters.Getter]:
         "db-instance-id": lambda r: [r.id, shared.arn(ctx, KIND_INSTANCE, r.id)],
         "dbi-resource-id": lambda r: r.spec.get("DbiResourceId"),
         "engine": lambda r: r.spec.get("Engine"),
-        "db-cluster-id": lambda r: None,
+        "db-cluster-id": lambda r: r.spec.get("DBClusterIdentifier"),
         "domain": lambda r: None,
     }
 

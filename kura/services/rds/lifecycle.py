@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.services.rds import automated_backups, errors, shared, snapshots, views
+from kura.services.rds import automated_backups, cluster_members, errors, shared, snapshots, views
 from kura.services.rds.records import KIND_INSTANCE
 from kura.services.registry import Ctx, operation
 from kura.store.types import Resource
@@ -22,6 +22,12 @@ def _answer(ctx: Ctx, res: Resource) -> dict[str, Any]:
 
 def _state(res: Resource) -> str:
     return views.instance_status(res.spec, res.status)
+
+
+def _not_in_cluster(res: Resource) -> None:
+    if res.spec.get("DBClusterIdentifier"):
+        raise errors.combination("aurora-postgresql DB instances are not eligible for stopping and starting: "
+                                 "stop or start their DB cluster.")
 
 
 @operation("rds", "RebootDBInstance")
@@ -47,6 +53,7 @@ def reboot_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 def stop_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         res = shared.get_instance(ctx, params["DBInstanceIdentifier"])
+        _not_in_cluster(res)
         state = _state(res)
         if state != "available":
             raise errors.instance_state(f"DB instance {res.id} is not in available state (it is {state}).")
@@ -66,6 +73,7 @@ def stop_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 def start_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         res = shared.get_instance(ctx, params["DBInstanceIdentifier"])
+        _not_in_cluster(res)
         state = _state(res)
         if state != "stopped":
             raise errors.instance_state(f"DB instance {res.id} is not stopped (it is {state}), so it can't "
@@ -113,7 +121,10 @@ def delete_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if res.spec.get("DeletionProtection"):
             raise errors.combination("Cannot delete protected DB Instance, please disable deletion "
                                      "protection and try again.")
-        final = _final_snapshot(params, views.replica_source(res.spec, res.status) is not None)
+        if res.spec.get("DBClusterIdentifier"):
+            final = cluster_members.on_delete(ctx, res)
+        else:
+            final = _final_snapshot(params, views.replica_source(res.spec, res.status) is not None)
         if final["identifier"]:
             state = _state(res)
             if state in NO_FINAL_SNAPSHOT:

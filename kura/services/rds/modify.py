@@ -13,6 +13,7 @@ from typing import Any
 from kura.services.rds import (
     automated_backups,
     catalogue,
+    cluster_members,
     errors,
     instance_network,
     master_secret,
@@ -268,6 +269,8 @@ def modify_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         res = shared.get_instance(ctx, params["DBInstanceIdentifier"])
         _refuse(params, res.spec)
+        if res.spec.get("DBClusterIdentifier"):
+            cluster_members.check_modify(params)
         state = views.instance_status(res.spec, res.status)
         if state not in MODIFIABLE:
             raise errors.instance_state(f"Database instance is not in available state (it is {state}).")

@@ -93,6 +93,22 @@ rds.db-snapshot (id = DBSnapshotIdentifier; automated ones are "rds:<instance>-Y
   status (the snapshot reconciler): state "creating" | "available" | "failed" | "deleting",
     progress (0-100), created (epoch: SnapshotCreateTime), size, kms_key_arn, failure
 
+rds.db-cluster (Aurora PostgreSQL; id = DBClusterIdentifier)
+  spec (handlers): DBClusterIdentifier, Engine ("aurora-postgresql"), EngineVersion, Port, DatabaseName,
+    MasterUsername, ManageMasterUserPassword, MasterUserSecretArn, MasterUserSecretKmsKeyId,
+    master_password_sealed (aad = the cluster ARN), StorageEncrypted, KmsKeyId, BackupRetentionPeriod,
+    PreferredBackupWindow, PreferredMaintenanceWindow, DBSubnetGroupName, VpcSecurityGroupIds,
+    AvailabilityZones, EnableIAMDatabaseAuthentication, EnableCloudwatchLogsExports, DeletionProtection,
+    CopyTagsToSnapshot, ServerlessV2ScalingConfiguration ({MinCapacity, MaxCapacity} or absent),
+    DBClusterParameterGroupName, Tags, DbClusterResourceId, ClusterCreateTime (epoch),
+    desired ("available" | "deleted"), writer (the writer member's DBInstanceIdentifier, set by the
+    first CreateDBInstance into the cluster).
+  status (the cluster reconciler): state "creating" | "available" | "deleting"; address (the cluster
+    endpoint), reader_address (the reader endpoint), port.
+  Members are db-instances whose spec has DBClusterIdentifier (and PromotionTier): the writer is an
+  ordinary primary built from the cluster's settings; a reader is a hot standby of the writer
+  (ReadReplicaSourceDBInstanceIdentifier, never shown for a cluster member).
+
 db-parameter-group spec: DBParameterGroupName, DBParameterGroupFamily, Description, Tags,
     Parameters: {name: {"ParameterValue": str, "ApplyMethod": "immediate" | "pending-reboot"}}
     (only the values the user set; the defaults come from the engine catalogue).
@@ -106,9 +122,11 @@ KIND_PARAMETER_GROUP = "rds.db-parameter-group"
 KIND_SUBNET_GROUP = "rds.db-subnet-group"
 KIND_AUTOMATED_BACKUP = "rds.automated-backup"
 KIND_SNAPSHOT = "rds.db-snapshot"
+KIND_CLUSTER = "rds.db-cluster"
 
 # Every source of RDS events (DescribeEvents SourceType) Kura records.
 SOURCE_INSTANCE = "db-instance"
 SOURCE_PARAMETER_GROUP = "db-parameter-group"
 SOURCE_SUBNET_GROUP = "db-subnet-group"
 SOURCE_SNAPSHOT = "db-snapshot"
+SOURCE_CLUSTER = "db-cluster"

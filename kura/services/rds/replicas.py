@@ -72,6 +72,10 @@ def _chain(ctx: Ctx, res: Resource) -> int:
 
 
 def _check_source(ctx: Ctx, src: Resource) -> None:
+    if src.spec.get("DBClusterIdentifier"):
+        raise errors.combination(f"DB instance {src.id} belongs to DB cluster "
+                                 f"{src.spec['DBClusterIdentifier']}: add a reader to the cluster instead of "
+                                 "a read replica.")
     state = views.instance_status(src.spec, src.status)
     if state != "available":
         raise errors.instance_state(f"DB instance {src.id} is not in available state (it is {state}): it "
@@ -146,6 +150,10 @@ def promote_read_replica(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.not_implemented(_REFUSED["TagSpecifications"])
     with ctx.store.transaction():
         res = shared.get_instance(ctx, params["DBInstanceIdentifier"])
+        if res.spec.get("DBClusterIdentifier"):
+            raise errors.combination(f"DB instance {res.id} is a reader of DB cluster "
+                                     f"{res.spec['DBClusterIdentifier']}: fail the cluster over to it "
+                                     "instead.")
         if views.replica_source(res.spec, res.status) is None:
             raise errors.instance_state(f"DB instance {res.id} is not a read replica.")
         state = views.instance_status(res.spec, res.status)

@@ -9,10 +9,12 @@ from typing import Any
 
 from kura.services.rds import errors
 from kura.services.rds.records import (
+    KIND_CLUSTER,
     KIND_INSTANCE,
     KIND_PARAMETER_GROUP,
     KIND_SNAPSHOT,
     KIND_SUBNET_GROUP,
+    SOURCE_CLUSTER,
     SOURCE_INSTANCE,
     SOURCE_PARAMETER_GROUP,
     SOURCE_SNAPSHOT,
@@ -23,10 +25,11 @@ from kura.store.types import Event, Resource
 
 # ARN resource types (arn:aws:rds:<region>:<account>:<type>:<name>) of the kinds Kura keeps.
 ARN_TYPES = {"db": KIND_INSTANCE, "pg": KIND_PARAMETER_GROUP, "subgrp": KIND_SUBNET_GROUP,
-             "snapshot": KIND_SNAPSHOT}
+             "snapshot": KIND_SNAPSHOT, "cluster": KIND_CLUSTER}
 ARN_TYPE_OF = {kind: t for t, kind in ARN_TYPES.items()}
 SOURCE_OF = {KIND_INSTANCE: SOURCE_INSTANCE, KIND_PARAMETER_GROUP: SOURCE_PARAMETER_GROUP,
-             KIND_SUBNET_GROUP: SOURCE_SUBNET_GROUP, KIND_SNAPSHOT: SOURCE_SNAPSHOT}
+             KIND_SUBNET_GROUP: SOURCE_SUBNET_GROUP, KIND_SNAPSHOT: SOURCE_SNAPSHOT,
+             KIND_CLUSTER: SOURCE_CLUSTER}
 
 _IDENT = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
 

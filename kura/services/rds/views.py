@@ -6,7 +6,7 @@ from typing import Any
 
 from kura.services.common import tags as tagging
 from kura.services.rds import catalogue, group_views, master_secret
-from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_INSTANCE, KIND_SUBNET_GROUP
+from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_CLUSTER, KIND_INSTANCE, KIND_SUBNET_GROUP
 from kura.store.types import Resource, Store
 
 # Spec fields whose value the engine must change: while status.applied differs, the instance is
@@ -172,7 +172,28 @@ def instance(res: Resource, account: str, store: Store) -> dict[str, Any]:
     if secret:
         out["MasterUserSecret"] = secret
     out["TagList"] = tagging.as_list(dict(spec.get("Tags") or {}))
+    if spec.get("DBClusterIdentifier"):
+        _as_cluster_member(out, spec, store, res.region)
     return out
+
+
+def _as_cluster_member(out: dict[str, Any], spec: dict[str, Any], store: Store, region: str) -> None:
+    """An Aurora DB instance: the cluster's engine, storage and backups; a reader is no read replica."""
+    for key in ("ReadReplicaSourceDBInstanceIdentifier", "LatestRestorableTime", "MaxAllocatedStorage",
+                "Iops", "StorageThroughput"):
+        out.pop(key, None)
+    infos = [i for i in out.pop("StatusInfos", []) if i.get("StatusType") != "read replication"]
+    if infos:
+        out["StatusInfos"] = infos
+    out["ReadReplicaDBInstanceIdentifiers"] = []
+    cluster = store.get(KIND_CLUSTER, region, str(spec["DBClusterIdentifier"]))
+    out.update({"DBClusterIdentifier": spec["DBClusterIdentifier"], "Engine": "aurora-postgresql",
+                "PromotionTier": int(spec.get("PromotionTier", 1)), "AllocatedStorage": 1,
+                "StorageType": "aurora", "MultiAZ": False})
+    if cluster is not None:
+        out["BackupRetentionPeriod"] = cluster.spec.get("BackupRetentionPeriod")
+        out["EngineVersion"] = cluster.spec.get("EngineVersion")
+        out["OptionGroupMemberships"] = []
 
 
 def _fixed(res: Resource, account: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,126 @@
+"""Aurora PostgreSQL DB clusters through a real `kura up`, boto3 and psycopg: a cluster and its
+endpoints, a writer and a reader (a real streaming standby) as its DB instances, writes through the
+cluster endpoint and reads through the reader endpoint, the cluster's storage outliving its writer, and
+the refusals RDS makes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from kura.control.rds import nodes
+from tests.integration.test_rds_lifecycle import PASSWORD, connect, running, wait_for, wait_status
+from tests.kura_fixture import KuraServer
+
+pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL installed")
+
+
+@pytest.fixture(scope="module")
+def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
+    with running(tmp_path_factory.mktemp("clusters") / "home") as server:
+        yield server
+
+
+def cluster(rds: Any, ident: str) -> dict[str, Any]:
+    return dict(rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0])
+
+
+def endpoint(found: dict[str, Any], which: str = "Endpoint") -> dict[str, Any]:
+    return {"Endpoint": {"Address": found[which], "Port": found["Port"]}}
+
+
+def refused(code: str, call: Any, **params: Any) -> str:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call(**params)
+    assert caught.value.response["Error"]["Code"] == code, caught.value.response
+    return str(caught.value.response["Error"]["Message"])
+
+
+def member(rds: Any, ident: str, **extra: Any) -> None:
+    rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="aurora",
+                           Engine="aurora-postgresql", DBInstanceClass="db.serverless", **extra)
+
+
+def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> None:
+    rds = kura.client("rds")
+    made = rds.create_db_cluster(DBClusterIdentifier="aurora", Engine="aurora-postgresql",
+                                 MasterUsername="master", MasterUserPassword=PASSWORD, DatabaseName="app",
+                                 ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 2},
+                                 Tags=[{"Key": "team", "Value": "db"}])["DBCluster"]
+    assert (made["Engine"], made["EngineMode"], made["StorageType"]) == ("aurora-postgresql", "provisioned",
+                                                                         "aurora")
+    assert made["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 2.0}
+    found = wait_for(lambda: (c := cluster(rds, "aurora"))["Status"] == "available" and c, 30, "the cluster")
+    assert found["Endpoint"] != found["ReaderEndpoint"] and found["DBClusterMembers"] == []
+    assert refused("InvalidParameterCombination", rds.create_db_instance, DBInstanceIdentifier="x",
+                   DBClusterIdentifier="aurora", Engine="aurora-postgresql", DBInstanceClass="db.serverless",
+                   MasterUsername="other")
+    assert refused("InvalidParameterCombination", rds.create_db_instance, DBInstanceIdentifier="x",
+                   Engine="postgres", DBInstanceClass="db.serverless", MasterUsername="m",
+                   MasterUserPassword=PASSWORD, AllocatedStorage=20)
+
+    member(rds, "aurora-w")
+    writer = wait_status(rds, "aurora-w", "available", 120)
+    assert (writer["DBClusterIdentifier"], writer["Engine"]) == ("aurora", "aurora-postgresql")
+    member(rds, "aurora-r", PromotionTier=2)
+    reader = wait_status(rds, "aurora-r", "available", 120)
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in reader and reader["PromotionTier"] == 2
+    found = cluster(rds, "aurora")
+    assert {(m["DBInstanceIdentifier"], m["IsClusterWriter"]) for m in found["DBClusterMembers"]} == {
+        ("aurora-w", True), ("aurora-r", False)}
+
+    # writes through the cluster endpoint, reads (on the standby) through the reader endpoint
+    wait_for(lambda: _in_recovery(endpoint(found)) is False, 30, "the cluster endpoint to reach the writer")
+    with connect(endpoint(found)) as conn:
+        conn.execute("CREATE TABLE notes (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO notes VALUES (1, 'through the cluster endpoint')")
+    wait_for(lambda: _in_recovery(endpoint(found, "ReaderEndpoint")) is True, 30, "the reader endpoint")
+    wait_for(lambda: _notes(endpoint(found, "ReaderEndpoint")) == ["through the cluster endpoint"], 30,
+             "the row on the reader")
+    wait_for(lambda: cluster(rds, "aurora").get("EarliestRestorableTime"), 60, "a restorable time")
+
+    assert refused("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
+                   SkipFinalSnapshot=True)
+    assert "readers" in refused("InvalidDBClusterStateFault", rds.delete_db_instance,
+                                DBInstanceIdentifier="aurora-w")
+    assert refused("InvalidParameterCombination", rds.stop_db_instance, DBInstanceIdentifier="aurora-r")
+
+    # the cluster's storage outlives its writer: the next writer has the data
+    rds.delete_db_instance(DBInstanceIdentifier="aurora-r")
+    wait_for(lambda: len(cluster(rds, "aurora")["DBClusterMembers"]) == 1, 60, "the reader deleted")
+    rds.delete_db_instance(DBInstanceIdentifier="aurora-w")
+    wait_for(lambda: not cluster(rds, "aurora")["DBClusterMembers"], 60, "the writer deleted")
+    member(rds, "aurora-w2")
+    wait_status(rds, "aurora-w2", "available", 180)
+    assert cluster(rds, "aurora")["DBClusterMembers"][0]["IsClusterWriter"]
+    wait_for(lambda: _notes(endpoint(found)) == ["through the cluster endpoint"], 30,
+             "the data in the new writer")
+    with connect(endpoint(found)) as conn:
+        conn.execute("INSERT INTO notes VALUES (2, 'after')")  # the new writer writes
+
+    rds.delete_db_instance(DBInstanceIdentifier="aurora-w2")
+    wait_for(lambda: not cluster(rds, "aurora")["DBClusterMembers"], 60, "the writer deleted")
+    assert rds.delete_db_cluster(DBClusterIdentifier="aurora", SkipFinalSnapshot=True)["DBCluster"][
+        "Status"] == "deleting"
+    wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the cluster deleted")
+    assert refused("DBClusterNotFoundFault", rds.describe_db_clusters, DBClusterIdentifier="aurora")
+
+
+def _in_recovery(target: dict[str, Any]) -> bool | None:
+    try:
+        with connect(target) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            return bool(row[0]) if row else None
+    except Exception:
+        return None
+
+
+def _notes(target: dict[str, Any]) -> list[str] | None:
+    try:
+        with connect(target) as conn:
+            return [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY id").fetchall()]
+    except Exception:
+        return None
