@@ -82,6 +82,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
              "the row on the reader")
     wait_for(lambda: cluster(rds, "aurora").get("EarliestRestorableTime"), 60, "a restorable time")
 
+    _snapshot_and_restores(rds)
     assert refused("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
                    SkipFinalSnapshot=True)
     assert "readers" in refused("InvalidDBClusterStateFault", rds.delete_db_instance,
@@ -107,6 +108,38 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
         "Status"] == "deleting"
     wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the cluster deleted")
     assert refused("DBClusterNotFoundFault", rds.describe_db_clusters, DBClusterIdentifier="aurora")
+
+
+def _snapshot_and_restores(rds: Any) -> None:
+    """A manual cluster snapshot, a cluster restored from it and one restored to the latest restorable
+    time: each has no DB instance until one is added, and that writer has the data."""
+    snap = rds.create_db_cluster_snapshot(DBClusterIdentifier="aurora",
+                                          DBClusterSnapshotIdentifier="aurora-snap")["DBClusterSnapshot"]
+    assert (snap["DBClusterIdentifier"], snap["SnapshotType"]) == ("aurora", "manual")
+    wait_for(lambda: rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="aurora-snap")[
+        "DBClusterSnapshots"][0]["Status"] == "available", 60, "the cluster snapshot")
+    listed = rds.describe_db_cluster_snapshots(DBClusterIdentifier="aurora")["DBClusterSnapshots"]
+    assert {s["SnapshotType"] for s in listed} == {"manual", "automated"}
+    assert all(not s.get("DBClusterIdentifier") for s in rds.describe_db_snapshots()["DBSnapshots"])
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="aurora-from-snap",
+                                         SnapshotIdentifier="aurora-snap", Engine="aurora-postgresql")
+    rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="aurora-pitr",
+                                            SourceDBClusterIdentifier="aurora", UseLatestRestorableTime=True)
+    for ident in ("aurora-from-snap", "aurora-pitr"):
+        restored = wait_for(lambda ident=ident: (c := cluster(rds, ident))["Status"] == "available" and c, 30,
+                            f"cluster {ident}")
+        assert restored["DBClusterMembers"] == [] and restored["MasterUsername"] == "master"
+        rds.create_db_instance(DBInstanceIdentifier=f"{ident}-w", DBClusterIdentifier=ident,
+                               Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+    for ident in ("aurora-from-snap", "aurora-pitr"):
+        wait_status(rds, f"{ident}-w", "available", 180)
+        assert _notes(endpoint(cluster(rds, ident))) == ["through the cluster endpoint"]
+        rds.delete_db_instance(DBInstanceIdentifier=f"{ident}-w")
+    for ident in ("aurora-from-snap", "aurora-pitr"):
+        wait_for(lambda ident=ident: not cluster(rds, ident)["DBClusterMembers"], 60,
+                 f"{ident}'s writer gone")
+        rds.delete_db_cluster(DBClusterIdentifier=ident, SkipFinalSnapshot=True)
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-snap")
 
 
 def _in_recovery(target: dict[str, Any]) -> bool | None:

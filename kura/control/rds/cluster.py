@@ -43,7 +43,9 @@ def _delete(env: Env, res: Resource) -> Outcome:
         addresses.release(env.store, owner)
     if res.spec.get("ManageMasterUserPassword") and res.spec.get("MasterUserSecretArn"):
         sm.delete_managed_secret(env, res.region, str(res.spec["MasterUserSecretArn"]))
-    storage = env.store.get(KIND_AUTOMATED_BACKUP, res.region, str(res.spec.get("storage") or ""))
+    kept = res.spec.get("storage") or {}
+    storage = env.store.get(KIND_AUTOMATED_BACKUP, res.region, str(kept.get("automated_backup"))) \
+        if kept.get("owned") else None
     if storage is not None:
         env.store.update(storage, spec={**storage.spec, "desired": "deleted"})
     env.store.delete(res)

@@ -3,6 +3,7 @@
 from kura.services.rds import (  # noqa: F401  (importing registers the handlers)
     automated_backups,
     certificates,
+    cluster_snapshots,
     clusters,
     engine_versions,
     events,

@@ -115,8 +115,8 @@ def create(ctx: Ctx, params: dict[str, Any]) -> Resource:
     spec.update(member)
     spec["MasterUsername"] = cluster.spec["MasterUsername"]
     storage = cluster.spec.get("storage")
-    if storage:  # the cluster's volume: restored from the continuous backup of the writer before
-        spec["restore_from"] = {"automated_backup": storage, "time": None}
+    if storage:  # the cluster's volume: its last writer's continuous backup, or what it was restored from
+        spec["restore_from"] = {k: v for k, v in dict(storage).items() if k != "owned"}
     else:
         spec.update(_password(ctx, cluster, ident))
     ctx.store.update(cluster, spec={**cluster.spec, "writer": ident})
@@ -136,6 +136,7 @@ def on_delete(ctx: Ctx, res: Resource) -> dict[str, Any]:
         raise errors.fault("InvalidDBClusterStateFault", f"DB instance {res.id} is the writer of DB cluster "
                            f"{cluster.id}: delete its readers ({', '.join(r.id for r in readers)}) first.")
     spec = {k: v for k, v in cluster.spec.items() if k != "writer"}
-    spec["storage"] = res.spec.get("DbiResourceId")
+    # owned: the cluster deletes this backup with itself (a restore's source backup is another's)
+    spec["storage"] = {"automated_backup": res.spec.get("DbiResourceId"), "time": None, "owned": True}
     ctx.store.update(cluster, spec=spec)
     return final

@@ -135,6 +135,10 @@ def _getters(ctx: Ctx) -> dict[str, filters.Getter]:
 def describe_db_snapshots(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ref = params.get("DBSnapshotIdentifier")
     found = [get(ctx, ref)] if ref else ctx.store.list(KIND_SNAPSHOT, ctx.region) + automated(ctx)
+    members = {r.id for r in ctx.store.list(KIND_INSTANCE, ctx.region) if r.spec.get("DBClusterIdentifier")}
+    # DB cluster snapshots are DescribeDBClusterSnapshots'
+    found = [s for s in found if not s.spec.get("DBClusterIdentifier")
+             and s.spec.get("DBInstanceIdentifier") not in members]
     if params.get("DBInstanceIdentifier"):
         ident = shared.instance_id(ctx, params["DBInstanceIdentifier"])
         found = [s for s in found if s.spec.get("DBInstanceIdentifier") == ident]
