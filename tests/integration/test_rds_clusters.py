@@ -1,7 +1,7 @@
 """Aurora PostgreSQL DB clusters through a real `kura up`, boto3 and psycopg: a cluster and its
 endpoints, a writer and a reader (a real streaming standby) as its DB instances, writes through the
-cluster endpoint and reads through the reader endpoint, the cluster's storage outliving its writer, and
-the refusals RDS makes."""
+cluster endpoint and reads through the reader endpoint, the cluster's storage outliving its writer,
+snapshots and restores, FailoverDBCluster under a committing writer, and the refusals RDS makes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import botocore.exceptions
 import pytest
 
 from kura.control.rds import nodes
+from tests.ha_writer import HaWriter, missing
 from tests.integration.test_rds_lifecycle import PASSWORD, connect, running, wait_for, wait_status
 from tests.kura_fixture import KuraServer
 
@@ -155,5 +156,53 @@ def _notes(target: dict[str, Any]) -> list[str] | None:
     try:
         with connect(target) as conn:
             return [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY id").fetchall()]
+    except Exception:
+        return None
+
+
+def test_failover_moves_the_writer_without_losing_a_commit(kura: KuraServer) -> None:
+    """FailoverDBCluster under a committing writer: the reader becomes the writer, the old writer a
+    reader streaming from it, the cluster endpoint follows, and every acknowledged commit is there."""
+    rds = kura.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier="fo", Engine="aurora-postgresql", MasterUsername="master",
+                          MasterUserPassword=PASSWORD, DatabaseName="app")
+    found = wait_for(lambda: (c := cluster(rds, "fo"))["Status"] == "available" and c, 30, "the cluster")
+    for ident in ("fo-1", "fo-2"):
+        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="fo",
+                               Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+        wait_status(rds, ident, "available", 120)
+    wait_for(lambda: _in_recovery(endpoint(found)) is False, 30, "the cluster endpoint")
+    with connect(endpoint(found)) as conn:
+        conn.execute("CREATE TABLE ledger (id int PRIMARY KEY)")
+    writer = HaWriter(found["Endpoint"], int(found["Port"]), PASSWORD)
+    writer.start()
+    wait_for(lambda: len(writer.acked) > 20, 10, "the writer commits")
+    assert refused("InvalidParameterValue", rds.failover_db_cluster, DBClusterIdentifier="fo",
+                   TargetDBInstanceIdentifier="fo-1")  # the writer itself
+    answer = rds.failover_db_cluster(DBClusterIdentifier="fo", TargetDBInstanceIdentifier="fo-2")["DBCluster"]
+    assert answer["Status"] == "failing-over"
+    wait_for(lambda: {(m["DBInstanceIdentifier"], m["IsClusterWriter"])
+                      for m in cluster(rds, "fo")["DBClusterMembers"]} == {("fo-1", False), ("fo-2", True)}
+             and cluster(rds, "fo")["Status"] == "available", 60, "the failover")
+    acked = len(writer.acked)
+    wait_for(lambda: len(writer.acked) > acked + 20, 30, "commits through the new writer")
+    writer.stop()
+    with connect(endpoint(found)) as conn:
+        present = {r[0] for r in conn.execute("SELECT id FROM ledger").fetchall()}
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+    assert not missing(writer, present), f"acknowledged commits lost: {missing(writer, present)[:10]}"
+    assert writer.refused == [], f"connection attempts failed: {writer.refused[:3]}"
+    old = wait_status(rds, "fo-1", "available", 60)
+    wait_for(lambda: _in_recovery(old) is True, 60, "the old writer to stream from the new one")
+    wait_for(lambda: _count(old) == len(present), 60, "the old writer to have every row")
+    events = rds.describe_events(SourceType="db-cluster", SourceIdentifier="fo")["Events"]
+    assert any(e["Message"] == "Completed failover to DB instance: fo-2" for e in events), events
+
+
+def _count(target: dict[str, Any]) -> int | None:
+    try:
+        with connect(target) as conn:
+            row = conn.execute("SELECT count(*) FROM ledger").fetchone()
+            return int(row[0]) if row else None
     except Exception:
         return None

@@ -9,7 +9,7 @@ them within a second. Deleting the cluster releases the addresses, its managed s
 
 from __future__ import annotations
 
-from kura.control.rds import routing
+from kura.control.rds import cluster_failover, routing
 from kura.control.registry import reconciler
 from kura.control.types import Outcome
 from kura.env import Env
@@ -78,6 +78,10 @@ class DbClusterReconciler:
                                                 "reader_address": reader.address, "port": port,
                                                 "state": "available"})
             _event(env, res, "DB cluster created", "creation")
+        if res.status.get("failover"):
+            return cluster_failover.run(env, res)
+        if int(res.spec.get("failover_seq", 0)) > int(res.status.get("failover_seq", 0)):
+            return cluster_failover.run(env, cluster_failover.start(env, res))
         members = [m for m in _members(env, res) if m.spec.get("desired") != "deleted"]
         signature = _signature(res, members)
         if signature != res.status.get("published"):

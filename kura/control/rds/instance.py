@@ -22,7 +22,7 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.control import maintenance, steps
-from kura.control.rds import actions, events, ha, nodes, replica_steps, routing, storage
+from kura.control.rds import actions, cluster_failover, events, ha, nodes, replica_steps, routing, storage
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -216,6 +216,8 @@ class DbInstanceReconciler:
     source_type = SOURCE_INSTANCE
 
     def reconcile(self, env: Env, res: Resource) -> Outcome:
+        if res.spec.get("DBClusterIdentifier") and cluster_failover.in_progress(env, res):
+            return Outcome(f"DB instance {res.id} waits for its cluster's failover", requeue_after=0.5)
         applied = maintenance.apply_due(env, res, SOURCE_INSTANCE)
         if applied is not None:
             if "BackupRetentionPeriod" in (res.spec.get("PendingModifiedValues") or {}):

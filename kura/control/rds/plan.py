@@ -253,6 +253,9 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         found = _ha(ident, spec, status, seen.ha, reboot_due)
         if found is not None:
             return found
+    if status.get("role") == "replica" and state in RUNNING and seen.source_moved:
+        # before a restart in place: a stopped old writer of a cluster must come back as a standby
+        return Plan(Op.REFOLLOW, f"read replica {ident} follows the new primary of its source")
     if state in RUNNING and seen.node is NodeState.STOPPED:
         return Plan(Op.RECOVER, f"restarted DB instance {ident}: its postmaster had stopped")
     if status.get("role") == "replica" and state in RUNNING and (

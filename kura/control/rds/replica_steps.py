@@ -3,8 +3,11 @@ promote one, measure its lag, and let go of its slot when it is deleted."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from kura.control import steps
 from kura.control.rds import nodes
@@ -60,10 +63,13 @@ def clone(work: Work, ctx: steps.StepContext) -> None:
 
 
 def source_moved(env: Env, res: Resource) -> bool:
-    """The source is a Multi-AZ instance that failed over since the replica last followed it, and its
-    new primary runs."""
+    """The source is a Multi-AZ instance that failed over since the replica last followed it, or another
+    instance than the one the replica streams from (a DB cluster's new writer); and it runs."""
     source = source_of(env, res)
-    if source is None or nodes.primary_member(source) == str(res.status.get("following") or "1"):
+    if source is None:
+        return False
+    other = res.status.get("replica_of") not in (None, source.id)
+    if not other and nodes.primary_member(source) == str(res.status.get("following") or "1"):
         return False
     return _running_node(env, source) is not None
 
@@ -95,6 +101,15 @@ def refollow(work: Work, ctx: steps.StepContext) -> None:
         node.start()
     ctx.status.update(following=nodes.primary_member(source), replica_of=source.id)
     ctx.data["how"] = how
+    if res.spec.get("DBClusterIdentifier"):
+        _drop_stale_slots(node)
+
+
+def _drop_stale_slots(node: PgNode) -> None:
+    """A cluster's old writer, now a reader, still holds its readers' slots: they would keep its WAL."""
+    with contextlib.suppress(psycopg.Error):
+        node.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name LIKE 'kura_replica_%' AND NOT active")
 
 
 def _wait_streaming(src: PgNode, application: str, timeout: float) -> bool:

@@ -71,7 +71,8 @@ def cluster_endpoints(cluster: Resource, members: list[Resource]) -> list[Endpoi
         return []
     port = int(cluster.status["port"])
     writer = next((m for m in members if m.id == cluster.spec.get("writer")), None)
-    to_writer = _serving(writer) if writer is not None and writer.status.get("role") != "replica" else None
+    to_writer = _serving(writer) if writer is not None and writer.status.get("role") != "replica" \
+        and not cluster.status.get("holding") else None
     readers = [a for m in members if m is not writer and (a := _serving(m)) is not None]
     name = f"rds-cluster/{cluster.region}/{cluster.id}"
     return [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else ()),

@@ -18,6 +18,9 @@ def cluster_members(store: Store, res: Resource) -> list[Resource]:
 def status(res: Resource) -> str:
     if res.spec.get("desired") == "deleted":
         return "deleting"
+    asked = int(res.spec.get("failover_seq", 0)) > int(res.status.get("failover_seq", 0))
+    if asked or res.status.get("failover"):
+        return "failing-over"
     return str(res.status.get("state") or "creating")
 
 

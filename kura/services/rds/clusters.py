@@ -13,7 +13,7 @@ from typing import Any
 from kura.services.common import filters
 from kura.services.common import tags as tagging
 from kura.services.common.pagination import rds_page
-from kura.services.rds import catalogue, cluster_views, errors, instance_network, master_secret, shared
+from kura.services.rds import catalogue, cluster_views, errors, instance_network, master_secret, shared, views
 from kura.services.rds import instance_validation as check
 from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
 from kura.services.registry import Ctx, operation
@@ -254,4 +254,37 @@ def delete_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                                          "--skip-final-snapshot")
         res = ctx.store.update(res, spec={**res.spec, "desired": "deleted"})
         shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster deleted", "deletion")
+    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
+
+
+def _failover_target(ctx: Ctx, res: Resource, ref: str | None) -> Resource:
+    """The reader asked for, else the reader of the best promotion tier (lowest, then by name)."""
+    readers = [m for m in members(ctx, res.id) if m.id != res.spec.get("writer")]
+    if ref:
+        found = next((m for m in readers if m.id == ref.lower()), None)
+        if found is None:
+            raise errors.invalid(f"DB instance {ref} is not a reader of DB cluster {res.id}.")
+        readers = [found]
+    serving = [m for m in readers if views.instance_status(m.spec, m.status) == "available"]
+    if not serving:
+        raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} has no available reader to "
+                           "fail over to.")
+    return min(serving, key=lambda m: (int(m.spec.get("PromotionTier", 1)), m.id))
+
+
+@operation("rds", "FailoverDBCluster")
+def failover_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """The reconciler moves the writer role (cluster_failover): the answer shows `failing-over`."""
+    with ctx.store.transaction():
+        res = get(ctx, params["DBClusterIdentifier"])
+        state = cluster_views.status(res)
+        writer = ctx.store.get(KIND_INSTANCE, ctx.region, str(res.spec.get("writer") or ""))
+        if state != "available" or writer is None or \
+                views.instance_status(writer.spec, writer.status) not in ("available", "backing-up"):
+            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is not available with a "
+                               "writer: it can't fail over now.")
+        target = _failover_target(ctx, res, params.get("TargetDBInstanceIdentifier"))
+        seq = int(res.spec.get("failover_seq", 0)) + 1
+        res = ctx.store.update(res, spec={**res.spec, "failover_seq": seq, "failover_target": target.id})
+        shared.record(ctx, KIND_CLUSTER, res.id, f"Failover to DB instance {target.id} requested", "failover")
     return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
