@@ -164,6 +164,7 @@ def test_parameters_live_reboot_and_restart_of_a_dead_server(ec_kura: KuraServer
         {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"}])
     wait_for(lambda: conn.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru", 15,
              "maxmemory-policy applied live")
+    wait_status(ec_kura, "params", "available")  # the change recorded: a reboot is accepted again
     pid = redis_pids(ec_kura.home)["params"]
     ec.reboot_cache_cluster(CacheClusterId="params", CacheNodeIdsToReboot=["0001"])
     wait_for(lambda: redis_pids(ec_kura.home).get("params") not in (None, pid), 20, "a new redis-server")

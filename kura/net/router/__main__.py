@@ -57,6 +57,7 @@ async def _serve(directory: Path, supervised: bool = False, steer: bool = True) 
                 log.info("table %d loaded: %d endpoints", router.table.serial, len(router.table.endpoints))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(_either(reload, stop), RETRY_BIND if router.problems else POLL)
+    log.info("stopping")
     stats.cancel()
     router.close()
     (directory / f"stats-{os.getpid()}.json").unlink(missing_ok=True)

@@ -56,7 +56,7 @@ class RouterControl:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self.pid() == proc.pid and self.stats_files():
+            if self.pid() == proc.pid and len(self.stats_files()) >= self.workers:  # every worker runs
                 return proc.pid
             if proc.poll() is not None:
                 raise RouterError(f"the router exited at start (code {proc.returncode}); see "
@@ -141,3 +141,6 @@ class RouterControl:
         if self.pid() is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 2
+            while self.pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.02)
