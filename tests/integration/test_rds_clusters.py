@@ -11,7 +11,9 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from kura.config import Settings
 from kura.control.rds import nodes
+from kura.net import tls
 from tests.ha_writer import HaWriter, missing
 from tests.integration.test_rds_lifecycle import PASSWORD, connect, running, wait_for, wait_status
 from tests.kura_fixture import KuraServer
@@ -75,6 +77,10 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
 
     # writes through the cluster endpoint, reads (on the standby) through the reader endpoint
     wait_for(lambda: _in_recovery(endpoint(found)) is False, 30, "the cluster endpoint to reach the writer")
+    bundle = str(tls.write_bundle(Settings(home=kura.home).paths))
+    for which in ("Endpoint", "ReaderEndpoint"):  # the members' certificates name the cluster's endpoints
+        with connect(endpoint(found, which), sslmode="verify-full", sslrootcert=bundle) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
     with connect(endpoint(found)) as conn:
         conn.execute("CREATE TABLE notes (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO notes VALUES (1, 'through the cluster endpoint')")
@@ -83,6 +89,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
              "the row on the reader")
     wait_for(lambda: cluster(rds, "aurora").get("EarliestRestorableTime"), 60, "a restorable time")
 
+    _custom_endpoints(rds)
     _snapshot_and_restores(rds)
     assert refused("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
                    SkipFinalSnapshot=True)
@@ -109,6 +116,28 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
         "Status"] == "deleting"
     wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the cluster deleted")
     assert refused("DBClusterNotFoundFault", rds.describe_db_clusters, DBClusterIdentifier="aurora")
+
+
+def _custom_endpoints(rds: Any) -> None:
+    """A READER custom endpoint over the reader, an ANY one over the writer alone."""
+    for ident, kind, members in (("only-reads", "READER", ["aurora-r"]), ("the-writer", "ANY", ["aurora-w"])):
+        made = rds.create_db_cluster_endpoint(DBClusterIdentifier="aurora",
+                                              DBClusterEndpointIdentifier=ident, EndpointType=kind,
+                                              StaticMembers=members)
+        assert (made["EndpointType"], made["CustomEndpointType"]) == ("CUSTOM", kind)
+    listed = wait_for(lambda: (e := rds.describe_db_cluster_endpoints(DBClusterIdentifier="aurora")[
+        "DBClusterEndpoints"]) and all(i["Status"] == "available" for i in e) and e, 30, "custom endpoints")
+    by_type = {(i["EndpointType"], i["DBClusterEndpointIdentifier"]): i["Endpoint"] for i in listed}
+    assert set(by_type) == {("WRITER", "aurora"), ("READER", "aurora"), ("CUSTOM", "only-reads"),
+                            ("CUSTOM", "the-writer")}
+    port = cluster(rds, "aurora")["Port"]
+    for ident, recovering in (("only-reads", True), ("the-writer", False)):
+        target = {"Endpoint": {"Address": by_type[("CUSTOM", ident)], "Port": port}}
+        wait_for(lambda target=target, recovering=recovering: _in_recovery(target) is recovering, 30,
+                 f"custom endpoint {ident}")
+        rds.delete_db_cluster_endpoint(DBClusterEndpointIdentifier=ident)
+    wait_for(lambda: len(rds.describe_db_cluster_endpoints(DBClusterIdentifier="aurora")[
+        "DBClusterEndpoints"]) == 2, 30, "the custom endpoints deleted")
 
 
 def _snapshot_and_restores(rds: Any) -> None:
@@ -206,3 +235,44 @@ def _count(target: dict[str, Any]) -> int | None:
             return int(row[0]) if row else None
     except Exception:
         return None
+
+
+def _show(target: dict[str, Any], name: str) -> str | None:
+    try:
+        with connect(target) as conn:
+            row = conn.execute(f"SHOW {name}").fetchone()
+            return str(row[0]) if row else None
+    except Exception:
+        return None
+
+
+def test_cluster_parameter_group_applies_to_members(kura: KuraServer) -> None:
+    """Seed 001's cluster parameter group (log_statement, log_min_duration_statement,
+    shared_preload_libraries) runs on the cluster's writer; a later change applies live."""
+    rds = kura.client("rds")
+    major = max(e.major for e in nodes.engines())
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="audit", Description="seed 001",
+                                          DBParameterGroupFamily=f"aurora-postgresql{major}")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="audit", Parameters=[
+        {"ParameterName": "log_statement", "ParameterValue": "all", "ApplyMethod": "immediate"},
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "1000", "ApplyMethod": "immediate"},
+        {"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements",
+         "ApplyMethod": "pending-reboot"}])
+    rds.create_db_cluster(DBClusterIdentifier="audited", Engine="aurora-postgresql",
+                          EngineVersion=str(major), MasterUsername="master", MasterUserPassword=PASSWORD,
+                          DatabaseName="app", DBClusterParameterGroupName="audit")
+    found = wait_for(lambda: (c := cluster(rds, "audited"))["Status"] == "available" and c, 30, "the cluster")
+    rds.create_db_instance(DBInstanceIdentifier="audited-1", DBClusterIdentifier="audited",
+                           Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+    writer = wait_status(rds, "audited-1", "available", 120)
+    assert (_show(writer, "log_statement"), _show(writer, "log_min_duration_statement")) == ("all", "1s")
+    assert _show(writer, "shared_preload_libraries") == "pg_stat_statements"
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="audit", Parameters=[
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "500", "ApplyMethod": "immediate"}])
+    wait_for(lambda: _show(endpoint(found), "log_min_duration_statement") == "500ms", 30, "the change live")
+    rds.delete_db_instance(DBInstanceIdentifier="audited-1")
+    wait_for(lambda: not cluster(rds, "audited")["DBClusterMembers"], 60, "the writer deleted")
+    rds.delete_db_cluster(DBClusterIdentifier="audited", SkipFinalSnapshot=True)
+    wait_for(lambda: all(c["DBClusterIdentifier"] != "audited"
+                         for c in rds.describe_db_clusters()["DBClusters"]), 30, "the cluster deleted")
+    rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="audit")

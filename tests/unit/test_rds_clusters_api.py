@@ -88,3 +88,42 @@ def test_modify_and_delete(rds: Rds) -> None:
     deleted = rds("DeleteDBCluster", DBClusterIdentifier="c1", SkipFinalSnapshot=True)["DBCluster"]
     assert deleted["Status"] == "deleting"
     assert rds.code("DescribeDBClusters", DBClusterIdentifier="nope") == "DBClusterNotFoundFault"
+
+
+def test_cluster_parameter_groups(rds: Rds) -> None:
+    made = rds("CreateDBClusterParameterGroup", DBClusterParameterGroupName="seed001",
+               DBParameterGroupFamily="aurora-postgresql16", Description="audit")["DBClusterParameterGroup"]
+    assert made["DBClusterParameterGroupArn"].endswith(":cluster-pg:seed001")
+    assert rds.code("CreateDBClusterParameterGroup", DBClusterParameterGroupName="x",
+                    DBParameterGroupFamily="postgres16", Description="d") == "InvalidParameterValue"
+    rds("ModifyDBClusterParameterGroup", DBClusterParameterGroupName="seed001", Parameters=[
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "1000", "ApplyMethod": "immediate"},
+        {"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements",
+         "ApplyMethod": "pending-reboot"}])
+    assert rds.code("ModifyDBClusterParameterGroup", DBClusterParameterGroupName="seed001", Parameters=[
+        {"ParameterName": "nosuch", "ParameterValue": "1"}]) == "InvalidParameterValue"
+    default = "default.aurora-postgresql16"
+    assert rds.code("ModifyDBClusterParameterGroup", DBClusterParameterGroupName=default,
+                    Parameters=[{"ParameterName": "work_mem", "ParameterValue": "1024"}]) == \
+        "InvalidParameterValue"
+    user = rds("DescribeDBClusterParameters", DBClusterParameterGroupName="seed001", Source="user")
+    assert {p["ParameterName"]: p["ParameterValue"] for p in user["Parameters"]} == {
+        "log_min_duration_statement": "1000", "shared_preload_libraries": "pg_stat_statements"}
+    rds("CopyDBClusterParameterGroup", SourceDBClusterParameterGroupIdentifier="seed001",
+        TargetDBClusterParameterGroupIdentifier="copy", TargetDBClusterParameterGroupDescription="copy")
+    rds("ResetDBClusterParameterGroup", DBClusterParameterGroupName="copy", ResetAllParameters=True)
+    assert not rds("DescribeDBClusterParameters", DBClusterParameterGroupName="copy", Source="user")[
+        "Parameters"]
+    names = [g["DBClusterParameterGroupName"] for g in rds("DescribeDBClusterParameterGroups")[
+        "DBClusterParameterGroups"]]
+    assert {"default.aurora-postgresql16", "seed001", "copy"} <= set(names)
+    assert rds.code("CreateDBCluster", DBClusterIdentifier="c1", Engine="aurora-postgresql",
+                    EngineVersion="15.4", MasterUsername="admin_user", MasterUserPassword=PASSWORD,
+                    DBClusterParameterGroupName="seed001") == "InvalidParameterCombination"
+    cluster = make(rds, DBClusterParameterGroupName="seed001", EngineVersion="16.4")
+    assert cluster["DBClusterParameterGroup"] == "seed001"
+    assert rds.code("DeleteDBClusterParameterGroup", DBClusterParameterGroupName="seed001") == \
+        "InvalidDBParameterGroupState"
+    rds("DeleteDBClusterParameterGroup", DBClusterParameterGroupName="copy")
+    assert rds.code("DescribeDBClusterParameterGroups", DBClusterParameterGroupName="copy") == \
+        "DBClusterParameterGroupNotFound"

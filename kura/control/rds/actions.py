@@ -34,6 +34,7 @@ from kura.engines.postgres.errors import StartError
 from kura.engines.postgres.node import PgNode
 from kura.env import Env
 from kura.net import addresses, tls
+from kura.services.rds.records import KIND_CLUSTER, KIND_CLUSTER_ENDPOINT
 from kura.store.types import Resource
 
 # Operations that render all that is desired.
@@ -104,12 +105,24 @@ def _certificate(work: Work, ctx: steps.StepContext) -> None:
     ca_id = str(res.spec.get("CACertificateIdentifier") or tls.DEFAULT_CA)
     ca = tls.ensure_ca(env.settings.paths, ca_id)
     where = nodes.layout(env, res.region, res.id)
-    cert, key = tls.issue(ca, arn_of(env, res), [str(res.status["address"])], where.tls)
+    cert, key = tls.issue(ca, arn_of(env, res), [str(res.status["address"]), *_cluster_names(env, res)],
+                          where.tls)
     till = x509.load_pem_x509_certificate(cert.read_bytes()).not_valid_after_utc
     ctx.status["tls"] = {"cert": str(cert), "key": str(key), "ca": str(ca.cert_path), "ca_id": ca_id}
     ctx.status["certificate_valid_till"] = till.timestamp()
     if work.plan.op is Op.ROTATE_CERTIFICATE:
         ctx.status["applied"] = {**(res.status.get("applied") or {}), "CACertificateIdentifier": ca_id}
+
+
+def _cluster_names(env: Env, res: Resource) -> list[str]:
+    """A cluster member's certificate also names its cluster's endpoints (verify-full through them)."""
+    ident = res.spec.get("DBClusterIdentifier")
+    cluster = env.store.get(KIND_CLUSTER, res.region, str(ident)) if ident else None
+    if cluster is None:
+        return []
+    names = [str(cluster.status[k]) for k in ("address", "reader_address") if cluster.status.get(k)]
+    return names + [str(e.status["address"]) for e in env.store.list(KIND_CLUSTER_ENDPOINT, res.region)
+                    if e.spec.get("DBClusterIdentifier") == cluster.id and e.status.get("address")]
 
 
 def _secret(work: Work, ctx: steps.StepContext) -> None:

@@ -14,7 +14,13 @@ from kura.control.registry import reconciler
 from kura.control.types import Outcome
 from kura.env import Env
 from kura.net import addresses
-from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_CLUSTER, KIND_INSTANCE, SOURCE_CLUSTER
+from kura.services.rds.records import (
+    KIND_AUTOMATED_BACKUP,
+    KIND_CLUSTER,
+    KIND_CLUSTER_ENDPOINT,
+    KIND_INSTANCE,
+    SOURCE_CLUSTER,
+)
 from kura.services.secretsmanager import internal as sm
 from kura.store.types import Event, Resource
 
@@ -38,6 +44,7 @@ def _members(env: Env, res: Resource) -> list[Resource]:
 def _delete(env: Env, res: Resource) -> Outcome:
     if any(m.spec.get("desired") != "deleted" or m.status.get("state") for m in _members(env, res)):
         return Outcome(f"DB cluster {res.id} waits for its DB instances to be deleted", requeue_after=WATCH)
+    _customs(env, res)  # released and removed with the cluster
     arn = _arn(env, res)
     for owner in (arn, f"{arn}/reader"):
         addresses.release(env.store, owner)
@@ -54,9 +61,27 @@ def _delete(env: Env, res: Resource) -> Outcome:
     return Outcome(f"deleted DB cluster {res.id}")
 
 
-def _signature(res: Resource, members: list[Resource]) -> list[list[object]]:
+def _customs(env: Env, res: Resource) -> list[Resource]:
+    """The cluster's custom endpoints, each given its address (or released and removed once deleted)."""
+    out = []
+    for custom in env.store.list(KIND_CLUSTER_ENDPOINT, res.region):
+        if custom.spec.get("DBClusterIdentifier") != res.id:
+            continue
+        owner = f"{_arn(env, res)}/endpoint/{custom.id}"
+        if custom.spec.get("desired") == "deleted" or res.spec.get("desired") == "deleted":
+            addresses.release(env.store, owner)
+            env.store.delete(custom)
+            continue
+        if not custom.status.get("address"):
+            found = addresses.allocate(env.store, owner, int(res.spec.get("Port") or 5432))
+            custom = env.store.update(custom, status={"address": found.address, "state": "available"})
+        out.append(custom)
+    return out
+
+
+def _signature(res: Resource, members: list[Resource], customs: list[Resource]) -> list[list[object]]:
     return [[e.name, list(e.listen), [list(t) for t in e.targets]]
-            for e in routing.cluster_endpoints(res, members)]
+            for e in routing.cluster_endpoints(res, members, customs)]
 
 
 @reconciler
@@ -83,7 +108,7 @@ class DbClusterReconciler:
         if int(res.spec.get("failover_seq", 0)) > int(res.status.get("failover_seq", 0)):
             return cluster_failover.run(env, cluster_failover.start(env, res))
         members = [m for m in _members(env, res) if m.spec.get("desired") != "deleted"]
-        signature = _signature(res, members)
+        signature = _signature(res, members, _customs(env, res))
         if signature != res.status.get("published"):
             routing.publish(env)
             res = env.store.update(res, status={**res.status, "published": signature})

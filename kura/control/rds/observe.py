@@ -20,7 +20,7 @@ from kura.control.rds import ha, nodes, plan, replica_steps, settings, storage
 from kura.engines.postgres.catalog import version_key
 from kura.env import Env
 from kura.services.rds import classes
-from kura.services.rds.records import KIND_CLUSTER, KIND_PARAMETER_GROUP
+from kura.services.rds.records import KIND_CLUSTER, KIND_CLUSTER_PARAMETER_GROUP, KIND_PARAMETER_GROUP
 from kura.store.types import Resource
 
 _QUIET = frozenset({None, "creating", "deleting", "failed"})  # states with nothing to look at
@@ -100,7 +100,8 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     found = env.store.get(KIND_PARAMETER_GROUP, res.region, group)
     stamp = (found.version, found.updated_at) if found else None
     described = catalogue(env, major)[0]
-    found_desired = _desired(described, major, group, stamp, size, env, res.region)
+    layer = _cluster_layer(env, res)
+    found_desired = _desired(described, major, group, stamp, size, env, res.region, layer)
     if res.spec.get("ReadReplicaSourceDBInstanceIdentifier") or res.status.get("role") == "replica":
         floored = replica_steps.floor(env, res, found_desired.values)
         if floored != found_desired.values:
@@ -108,12 +109,28 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     return found_desired
 
 
+def _cluster_layer(env: Env, res: Resource) -> tuple[str, int, float] | None:
+    """A cluster member's DB cluster parameter group (a stored one: the defaults add nothing), as
+    (name, version, updated) so that a change to it is a change of what the member should run."""
+    ident = res.spec.get("DBClusterIdentifier")
+    cluster = env.store.get(KIND_CLUSTER, res.region, str(ident)) if ident else None
+    name = cluster.spec.get("DBClusterParameterGroupName") if cluster else None
+    found = env.store.get(KIND_CLUSTER_PARAMETER_GROUP, res.region, str(name)) if name else None
+    return (found.id, found.version, found.updated_at) if found else None
+
+
 @functools.lru_cache(maxsize=256)
 def _desired(described: str, major: int, group: str, stamp: tuple[int, float] | None,
-             size: settings.Sizing, env: Env, region: str) -> settings.Desired:
-    """Memoised on what it depends on (the engine version described, the group's version, the sizing)."""
+             size: settings.Sizing, env: Env, region: str,
+             layer: tuple[str, int, float] | None = None) -> settings.Desired:
+    """Memoised on what it depends on (the engine version described, the groups' versions, the sizing).
+    A cluster member's own group layers on top of its cluster's, as on Aurora."""
     params = catalogue(env, major)[1]
-    return settings.desired(params, group, user_parameters(env, region, group), size, major)
+    values = user_parameters(env, region, group)
+    if layer is not None:
+        found = env.store.get(KIND_CLUSTER_PARAMETER_GROUP, region, layer[0])
+        values = {**(dict(found.spec.get("Parameters") or {}) if found else {}), **values}
+    return settings.desired(params, group, values, size, major)
 
 
 def forget(region: str, ident: str) -> None:

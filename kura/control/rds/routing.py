@@ -17,7 +17,7 @@ from kura.control.rds.plan import RUNNING
 from kura.env import Env
 from kura.net.router.control import RouterControl, RouterError
 from kura.net.router.table import Endpoint, Table
-from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
+from kura.services.rds.records import KIND_CLUSTER, KIND_CLUSTER_ENDPOINT, KIND_INSTANCE
 from kura.store.types import Resource
 
 HOLD_SECONDS = float(os.environ.get("KURA_ROUTER_HOLD_SECONDS", "30"))
@@ -64,9 +64,10 @@ def _serving(res: Resource) -> tuple[str, int] | None:
     return str(res.status["address"]), int(res.status["port"])
 
 
-def cluster_endpoints(cluster: Resource, members: list[Resource]) -> list[Endpoint]:
-    """An Aurora cluster's endpoint (its writer) and reader endpoint (its readers, spread; the writer
-    when it has none)."""
+def cluster_endpoints(cluster: Resource, members: list[Resource],
+                      customs: list[Resource] | None = None) -> list[Endpoint]:
+    """An Aurora cluster's endpoint (its writer), reader endpoint (its readers, spread; the writer when
+    it has none) and custom endpoints (spread over their chosen members)."""
     if cluster.spec.get("desired") == "deleted" or not cluster.status.get("address"):
         return []
     port = int(cluster.status["port"])
@@ -75,9 +76,21 @@ def cluster_endpoints(cluster: Resource, members: list[Resource]) -> list[Endpoi
         and not cluster.status.get("holding") else None
     readers = [a for m in members if m is not writer and (a := _serving(m)) is not None]
     name = f"rds-cluster/{cluster.region}/{cluster.id}"
-    return [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else ()),
-            Endpoint(f"{name}/reader", (str(cluster.status["reader_address"]), port),
-                     tuple(readers) or ((to_writer,) if to_writer else ()), balance="spread")]
+    out = [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else ()),
+           Endpoint(f"{name}/reader", (str(cluster.status["reader_address"]), port),
+                    tuple(readers) or ((to_writer,) if to_writer else ()), balance="spread")]
+    for custom in customs or []:
+        if custom.spec.get("desired") == "deleted" or not custom.status.get("address"):
+            continue
+        static, excluded = custom.spec.get("StaticMembers") or [], custom.spec.get("ExcludedMembers") or []
+        chosen = [m for m in members if (m.id in static if static else m.id not in excluded)]
+        if custom.spec.get("CustomEndpointType") == "READER":
+            chosen = [m for m in chosen if m is not writer]
+        targets = tuple(a for m in chosen if (a := _serving(m)) is not None
+                        and (m is not writer or to_writer is not None))
+        out.append(Endpoint(f"{name}/custom/{custom.id}", (str(custom.status["address"]), port), targets,
+                            balance="spread"))
+    return out
 
 
 def table(env: Env, pending: Resource | None = None) -> Table:
@@ -91,8 +104,12 @@ def table(env: Env, pending: Resource | None = None) -> Table:
         found.append(_endpoint(res))
         if res.spec.get("DBClusterIdentifier"):
             members.setdefault((res.region, str(res.spec["DBClusterIdentifier"])), []).append(res)
+    customs: dict[tuple[str, str], list[Resource]] = {}
+    for custom in env.store.list(KIND_CLUSTER_ENDPOINT):
+        customs.setdefault((custom.region, str(custom.spec.get("DBClusterIdentifier"))), []).append(custom)
     for cluster in env.store.list(KIND_CLUSTER):
-        found.extend(cluster_endpoints(cluster, members.get((cluster.region, cluster.id), [])))
+        key = (cluster.region, cluster.id)
+        found.extend(cluster_endpoints(cluster, members.get(key, []), customs.get(key, [])))
     return Table(tuple(e for e in found if e is not None), hold_seconds=HOLD_SECONDS)
 
 

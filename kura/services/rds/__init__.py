@@ -3,6 +3,8 @@
 from kura.services.rds import (  # noqa: F401  (importing registers the handlers)
     automated_backups,
     certificates,
+    cluster_endpoints,
+    cluster_parameter_groups,
     cluster_snapshots,
     clusters,
     engine_versions,

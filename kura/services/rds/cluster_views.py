@@ -66,7 +66,8 @@ def cluster(res: Resource, account: str, store: Store) -> dict[str, Any]:
         "PreferredMaintenanceWindow": spec.get("PreferredMaintenanceWindow"),
         "ReadReplicaIdentifiers": [],
         "DBClusterMembers": [{"DBInstanceIdentifier": m.id, "IsClusterWriter": m.id == spec.get("writer"),
-                              "DBClusterParameterGroupStatus": "in-sync",
+                              "DBClusterParameterGroupStatus": str(m.status.get("parameter_apply_status")
+                                                                   or "in-sync"),
                               "PromotionTier": int(m.spec.get("PromotionTier", 1))} for m in members],
         "VpcSecurityGroups": [{"VpcSecurityGroupId": g, "Status": "active"}
                               for g in spec.get("VpcSecurityGroupIds") or []],

@@ -13,7 +13,16 @@ from typing import Any
 from kura.services.common import filters
 from kura.services.common import tags as tagging
 from kura.services.common.pagination import rds_page
-from kura.services.rds import catalogue, cluster_views, errors, instance_network, master_secret, shared, views
+from kura.services.rds import (
+    catalogue,
+    cluster_parameter_groups,
+    cluster_views,
+    errors,
+    instance_network,
+    master_secret,
+    shared,
+    views,
+)
 from kura.services.rds import instance_validation as check
 from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
 from kura.services.registry import Ctx, operation
@@ -93,6 +102,17 @@ def _credentials(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, s
             "master_password_sealed": master_secret.seal(ctx, shared.arn(ctx, KIND_CLUSTER, ident), password)}
 
 
+def _group(ctx: Ctx, ref: str | None, major: str) -> str:
+    """The DB cluster parameter group to use: of the cluster's family (default.aurora-postgresql<major>)."""
+    if ref is None:
+        return f"default.{ENGINE}{major}"
+    name, family, _, _, _ = cluster_parameter_groups.find(ctx, ref)
+    if family != f"{ENGINE}{major}":
+        raise errors.combination(f"The DB cluster parameter group {name} is of family {family}: this "
+                                 f"cluster needs one of family {ENGINE}{major}.")
+    return name
+
+
 def _settings(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
     for name, what in _UNSUPPORTED.items():
         if params.get(name) not in (None, False, ""):
@@ -110,10 +130,7 @@ def _settings(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
                                      "provisioned mode with ServerlessV2ScalingConfiguration)")
     _, version = catalogue.resolve_version(ctx.store, params.get("EngineVersion"))
     major = version.split(".")[0]
-    group = params.get("DBClusterParameterGroupName")
-    if group not in (None, f"default.{ENGINE}{major}"):
-        raise errors.fault("DBClusterParameterGroupNotFound",
-                           f"DBClusterParameterGroup not found: {group}")
+    group = _group(ctx, params.get("DBClusterParameterGroupName"), major)
     port = params.get("Port", DEFAULT_PORT)
     check.port(port)
     if params.get("DatabaseName") is not None:
@@ -145,7 +162,7 @@ def _settings(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
         "DeletionProtection": bool(params.get("DeletionProtection")),
         "CopyTagsToSnapshot": bool(params.get("CopyTagsToSnapshot")),
         "ServerlessV2ScalingConfiguration": scaling(params.get("ServerlessV2ScalingConfiguration")),
-        "DBClusterParameterGroupName": f"default.{ENGINE}{major}",
+        "DBClusterParameterGroupName": group,
         "CharacterSetName": params.get("CharacterSetName"),
     }
 
@@ -188,7 +205,7 @@ def describe_db_clusters(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 _MODIFIABLE_LATER = {
     "NewDBClusterIdentifier": "renaming a DB cluster", "Port": "changing a DB cluster's port",
-    "EngineVersion": "upgrading a DB cluster", "DBClusterParameterGroupName": "DB cluster parameter groups",
+    "EngineVersion": "upgrading a DB cluster", "DBInstanceParameterGroupName": "upgrading a DB cluster",
     "MasterUserPassword": "changing a DB cluster's master password",
     "ManageMasterUserPassword": "changing how a DB cluster's master password is managed",
     "RotateMasterUserPassword": "rotating a DB cluster's master password",
@@ -229,6 +246,9 @@ def modify_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                     (logs.get("DisableLogTypes") or [])]
             wanted = kept + [t for t in logs.get("EnableLogTypes") or [] if t not in kept]
             spec["EnableCloudwatchLogsExports"] = check.log_exports(wanted, str(spec["EngineVersion"]))
+        if params.get("DBClusterParameterGroupName"):
+            major = str(spec["EngineVersion"]).split(".")[0]
+            spec["DBClusterParameterGroupName"] = _group(ctx, params["DBClusterParameterGroupName"], major)
         if params.get("ServerlessV2ScalingConfiguration") is not None:
             spec["ServerlessV2ScalingConfiguration"] = scaling(params["ServerlessV2ScalingConfiguration"])
         res = ctx.store.update(res, spec=spec)

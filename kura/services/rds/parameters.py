@@ -56,10 +56,7 @@ def _modifiable(ctx: Ctx, ref: str, items: list[dict[str, Any]]) -> tuple[Group,
     if group.resource is None:
         raise errors.invalid(f"The parameter group {group.name} is a default parameter group and can't be "
                              "modified: create your own with CreateDBParameterGroup.")
-    if not items:
-        raise errors.invalid("Parameters: at least one parameter must be given.")
-    if len(items) > MAX_PER_CALL:
-        raise errors.invalid(f"A maximum of {MAX_PER_CALL} parameters can be modified in a single request.")
+    check_count(items)
     return group, _catalogue(ctx, group.family)
 
 
@@ -77,28 +74,55 @@ def _save(ctx: Ctx, group: Group, values: dict[str, dict[str, str]], messages: l
         shared.record(ctx, KIND_PARAMETER_GROUP, group.name, message, "configuration change")
 
 
+def modified(known: dict[str, dict[str, Any]], current: dict[str, dict[str, str]],
+             items: list[dict[str, Any]]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The user values after a Modify…ParameterGroup of `items`, checked; and its event messages."""
+    values = dict(current)
+    messages = []
+    for item in items:
+        info = _known(known, item.get("ParameterName"))
+        name = str(info["name"])
+        value = item.get("ParameterValue")
+        if value is None:
+            raise errors.invalid(f"The parameter {name} needs a ParameterValue.")
+        if not info.get("is_modifiable", True):
+            if parameter_values.is_fixed_value(info, str(value)):
+                continue  # asking for the value RDS pins anyway (ssl=on …) changes nothing
+            raise errors.invalid(f"The parameter {name} cannot be modified"
+                                 + (f" (it is {_default_value(info)})." if _default_value(info) else "."))
+        parameter_values.check(info, str(value))
+        method = _apply_method(info, item.get("ApplyMethod"))
+        values[name] = {"ParameterValue": str(value), "ApplyMethod": method}
+        messages.append(f"Updated parameter {name} to {value} with apply method {method}")
+    return values, messages
+
+
+def reset(known: dict[str, dict[str, Any]], current: dict[str, dict[str, str]],
+          items: list[dict[str, Any]]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The user values after a Reset…ParameterGroup of `items`; and its event messages."""
+    values = dict(current)
+    messages = []
+    for item in items:
+        info = _known(known, item.get("ParameterName"))
+        method = _apply_method(info, item.get("ApplyMethod"))
+        values.pop(str(info["name"]), None)
+        messages.append(f"Reset parameter {info['name']} to its default with apply method {method}")
+    return values, messages
+
+
+def check_count(items: list[dict[str, Any]]) -> None:
+    if not items:
+        raise errors.invalid("Parameters: at least one parameter must be given.")
+    if len(items) > MAX_PER_CALL:
+        raise errors.invalid(f"A maximum of {MAX_PER_CALL} parameters can be modified in a single request.")
+
+
 @operation("rds", "ModifyDBParameterGroup")
 def modify_db_parameter_group(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     items = list(params.get("Parameters") or [])
     with ctx.store.transaction():
         group, known = _modifiable(ctx, params["DBParameterGroupName"], items)
-        values = dict(group.parameters)
-        messages = []
-        for item in items:
-            info = _known(known, item.get("ParameterName"))
-            name = str(info["name"])
-            value = item.get("ParameterValue")
-            if value is None:
-                raise errors.invalid(f"The parameter {name} needs a ParameterValue.")
-            if not info.get("is_modifiable", True):
-                if parameter_values.is_fixed_value(info, str(value)):
-                    continue  # asking for the value RDS pins anyway (ssl=on …) changes nothing
-                raise errors.invalid(f"The parameter {name} cannot be modified"
-                                     + (f" (it is {_default_value(info)})." if _default_value(info) else "."))
-            parameter_values.check(info, str(value))
-            method = _apply_method(info, item.get("ApplyMethod"))
-            values[name] = {"ParameterValue": str(value), "ApplyMethod": method}
-            messages.append(f"Updated parameter {name} to {value} with apply method {method}")
+        values, messages = modified(known, group.parameters, items)
         _save(ctx, group, values, messages)
     return {"DBParameterGroupName": group.name}
 
@@ -114,30 +138,25 @@ def reset_db_parameter_group(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]
         if reset_all:
             _save(ctx, group, {}, ["Reset all parameters to their engine defaults"])
             return {"DBParameterGroupName": group.name}
-        values = dict(group.parameters)
-        messages = []
-        for item in items:
-            info = _known(known, item.get("ParameterName"))
-            method = _apply_method(info, item.get("ApplyMethod"))
-            values.pop(str(info["name"]), None)
-            messages.append(f"Reset parameter {info['name']} to its default with apply method {method}")
+        values, messages = reset(known, group.parameters, items)
         _save(ctx, group, values, messages)
     return {"DBParameterGroupName": group.name}
 
 
-def _rows(group: Group, known: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+def rows(user_values: dict[str, dict[str, str]],
+         known: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(source, Parameter) for every parameter of the family, the user's values over the defaults."""
-    rows = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for name in sorted(known):
         info = known[name]
-        user = group.parameters.get(name)
+        user = user_values.get(name)
         if user is not None:
             shown = group_views.parameter(info, user["ParameterValue"], "user", user["ApplyMethod"])
-            rows.append(("user", shown))
+            out.append(("user", shown))
         else:
             source = _default_source(info)
-            rows.append((source, group_views.parameter(info, _default_value(info), source, "pending-reboot")))
-    return rows
+            out.append((source, group_views.parameter(info, _default_value(info), source, "pending-reboot")))
+    return out
 
 
 @operation("rds", "DescribeDBParameters")
@@ -147,8 +166,8 @@ def describe_db_parameters(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise errors.invalid(f"Invalid source {source}: use user, engine-default or system.")
     _no_filters(params)
     group = find(ctx, params["DBParameterGroupName"])
-    rows = [p for s, p in _rows(group, _catalogue(ctx, group.family)) if source is None or s == source]
-    page, marker = rds_page(rows, lambda p: str(p["ParameterName"]), params)
+    found = [p for s, p in rows(group.parameters, _catalogue(ctx, group.family)) if source in (None, s)]
+    page, marker = rds_page(found, lambda p: str(p["ParameterName"]), params)
     return shared.with_marker({"Parameters": page}, marker)
 
 
@@ -157,8 +176,8 @@ def describe_engine_default_parameters(ctx: Ctx, params: dict[str, Any]) -> dict
     family = params["DBParameterGroupFamily"]
     _no_filters(params)
     catalogue.require_family(ctx.store, family)
-    rows = [p for _, p in _rows(Group("", family, ""), _catalogue(ctx, family))]
-    page, marker = rds_page(rows, lambda p: str(p["ParameterName"]), params)
+    found = [p for _, p in rows({}, _catalogue(ctx, family))]
+    page, marker = rds_page(found, lambda p: str(p["ParameterName"]), params)
     defaults = shared.with_marker({"DBParameterGroupFamily": family, "Parameters": page}, marker)
     return {"EngineDefaults": defaults}
 

@@ -105,6 +105,15 @@ rds.db-cluster (Aurora PostgreSQL; id = DBClusterIdentifier)
     first CreateDBInstance into the cluster).
   status (the cluster reconciler): state "creating" | "available" | "deleting"; address (the cluster
     endpoint), reader_address (the reader endpoint), port.
+  status failover {from, to, step} while FailoverDBCluster runs (spec failover_seq / failover_target ask
+    for it), holding (the cluster endpoint has no target meanwhile), published (what the router has).
+rds.db-cluster-parameter-group (id = DBClusterParameterGroupName): DBClusterParameterGroupName,
+  DBParameterGroupFamily ("aurora-postgresql<major>"), Description, Tags, Parameters (as a DB parameter
+  group's). Its values apply to every member of the clusters naming it, under the member's own group.
+rds.db-cluster-endpoint (a custom endpoint; id = DBClusterEndpointIdentifier)
+  spec: DBClusterEndpointIdentifier, DBClusterIdentifier, CustomEndpointType ("READER" | "ANY"),
+    StaticMembers, ExcludedMembers, DBClusterEndpointResourceIdentifier, Tags, desired.
+  status (the cluster reconciler): state "creating" | "available"; address.
   Members are db-instances whose spec has DBClusterIdentifier (and PromotionTier): the writer is an
   ordinary primary built from the cluster's settings; a reader is a hot standby of the writer
   (ReadReplicaSourceDBInstanceIdentifier, never shown for a cluster member).
@@ -123,6 +132,8 @@ KIND_SUBNET_GROUP = "rds.db-subnet-group"
 KIND_AUTOMATED_BACKUP = "rds.automated-backup"
 KIND_SNAPSHOT = "rds.db-snapshot"
 KIND_CLUSTER = "rds.db-cluster"
+KIND_CLUSTER_ENDPOINT = "rds.db-cluster-endpoint"
+KIND_CLUSTER_PARAMETER_GROUP = "rds.db-cluster-parameter-group"
 
 # Every source of RDS events (DescribeEvents SourceType) Kura records.
 SOURCE_INSTANCE = "db-instance"

@@ -190,6 +190,10 @@ def _as_cluster_member(out: dict[str, Any], spec: dict[str, Any], store: Store, 
     out.update({"DBClusterIdentifier": spec["DBClusterIdentifier"], "Engine": "aurora-postgresql",
                 "PromotionTier": int(spec.get("PromotionTier", 1)), "AllocatedStorage": 1,
                 "StorageType": "aurora", "MultiAZ": False})
+    for group in out.get("DBParameterGroups") or []:  # the engine's defaults, under Aurora's name
+        name = str(group["DBParameterGroupName"])
+        if name.startswith("default.postgres"):
+            group["DBParameterGroupName"] = name.replace("postgres", "aurora-postgresql")
     if cluster is not None:
         out["BackupRetentionPeriod"] = cluster.spec.get("BackupRetentionPeriod")
         out["EngineVersion"] = cluster.spec.get("EngineVersion")
