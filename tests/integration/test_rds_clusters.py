@@ -91,6 +91,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
 
     _custom_endpoints(rds)
     _snapshot_and_restores(rds)
+    _stop_and_start(rds, found)
     assert refused("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
                    SkipFinalSnapshot=True)
     assert "readers" in refused("InvalidDBClusterStateFault", rds.delete_db_instance,
@@ -116,6 +117,20 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
         "Status"] == "deleting"
     wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the cluster deleted")
     assert refused("DBClusterNotFoundFault", rds.describe_db_clusters, DBClusterIdentifier="aurora")
+
+
+def _stop_and_start(rds: Any, found: dict[str, Any]) -> None:
+    """StopDBCluster stops every DB instance (they refuse to be stopped one by one); StartDBCluster
+    brings them back with the data."""
+    assert rds.stop_db_cluster(DBClusterIdentifier="aurora")["DBCluster"]["Status"] == "stopping"
+    wait_for(lambda: cluster(rds, "aurora")["Status"] == "stopped", 90, "the cluster stopped")
+    assert refused("InvalidDBClusterStateFault", rds.stop_db_cluster, DBClusterIdentifier="aurora")
+    assert rds.start_db_cluster(DBClusterIdentifier="aurora")["DBCluster"]["Status"] == "starting"
+    wait_for(lambda: cluster(rds, "aurora")["Status"] == "available", 90, "the cluster started")
+    for ident in ("aurora-w", "aurora-r"):
+        wait_status(rds, ident, "available", 60)
+    wait_for(lambda: _notes(endpoint(found, "ReaderEndpoint")) == ["through the cluster endpoint"], 30,
+             "the data after the start")
 
 
 def _custom_endpoints(rds: Any) -> None:

@@ -15,9 +15,17 @@ def cluster_members(store: Store, res: Resource) -> list[Resource]:
                    if r.spec.get("DBClusterIdentifier") == res.id), key=lambda r: r.id)
 
 
-def status(res: Resource) -> str:
+def status(res: Resource, members: list[Resource] | None = None) -> str:
+    """What DescribeDBClusters shows; `members` (the cluster's DB instances) tell stopped from stopping
+    and starting from available."""
     if res.spec.get("desired") == "deleted":
         return "deleting"
+    states = [views.instance_status(m.spec, m.status) for m in members or []
+              if m.spec.get("desired") != "deleted"]
+    if res.spec.get("desired") == "stopped":
+        return "stopped" if all(s == "stopped" for s in states) else "stopping"
+    if any(s in ("starting", "stopped") for s in states):
+        return "starting"
     asked = int(res.spec.get("failover_seq", 0)) > int(res.status.get("failover_seq", 0))
     if asked or res.status.get("failover"):
         return "failing-over"
@@ -58,7 +66,7 @@ def cluster(res: Resource, account: str, store: Store) -> dict[str, Any]:
         "DBClusterIdentifier": res.id, "AllocatedStorage": 1, "AvailabilityZones": _zones(store, res),
         "BackupRetentionPeriod": spec.get("BackupRetentionPeriod"),
         "DBClusterParameterGroup": spec.get("DBClusterParameterGroupName"),
-        "DBSubnetGroup": spec.get("DBSubnetGroupName"), "Status": status(res),
+        "DBSubnetGroup": spec.get("DBSubnetGroupName"), "Status": status(res, members),
         "MultiAZ": len(members) > 1, "Engine": spec.get("Engine"), "EngineVersion": spec.get("EngineVersion"),
         "Port": spec.get("Port"), "MasterUsername": spec.get("MasterUsername"),
         "DBClusterOptionGroupMemberships": [],

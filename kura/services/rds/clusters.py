@@ -297,7 +297,7 @@ def failover_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     """The reconciler moves the writer role (cluster_failover): the answer shows `failing-over`."""
     with ctx.store.transaction():
         res = get(ctx, params["DBClusterIdentifier"])
-        state = cluster_views.status(res)
+        state = cluster_views.status(res, members(ctx, res.id))
         writer = ctx.store.get(KIND_INSTANCE, ctx.region, str(res.spec.get("writer") or ""))
         if state != "available" or writer is None or \
                 views.instance_status(writer.spec, writer.status) not in ("available", "backing-up"):
@@ -307,4 +307,43 @@ def failover_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         seq = int(res.spec.get("failover_seq", 0)) + 1
         res = ctx.store.update(res, spec={**res.spec, "failover_seq": seq, "failover_target": target.id})
         shared.record(ctx, KIND_CLUSTER, res.id, f"Failover to DB instance {target.id} requested", "failover")
+    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
+
+
+def _set_members(ctx: Ctx, res: Resource, desired: str) -> None:
+    for member in members(ctx, res.id):
+        ctx.store.update(member, spec={**member.spec, "desired": desired})
+
+
+@operation("rds", "StopDBCluster")
+def stop_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """Every DB instance of the cluster stops (their reconcilers stop the servers); the storage stays."""
+    with ctx.store.transaction():
+        res = get(ctx, params["DBClusterIdentifier"])
+        state = cluster_views.status(res, members(ctx, res.id))
+        if state != "available":
+            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is {state}, not "
+                               "available: it can't be stopped.")
+        busy = [m.id for m in members(ctx, res.id)
+                if views.instance_status(m.spec, m.status) not in ("available", "backing-up")]
+        if busy:
+            raise errors.fault("InvalidDBClusterStateFault", f"DB instance {busy[0]} of DB cluster {res.id} "
+                               "is not available: the cluster can't be stopped now.")
+        res = ctx.store.update(res, spec={**res.spec, "desired": "stopped"})
+        _set_members(ctx, res, "stopped")
+        shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster stop requested", "notification")
+    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
+
+
+@operation("rds", "StartDBCluster")
+def start_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.store.transaction():
+        res = get(ctx, params["DBClusterIdentifier"])
+        state = cluster_views.status(res, members(ctx, res.id))
+        if state != "stopped":
+            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is {state}, not stopped: "
+                               "it can't be started.")
+        res = ctx.store.update(res, spec={**res.spec, "desired": "available"})
+        _set_members(ctx, res, "available")
+        shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster start requested", "notification")
     return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
