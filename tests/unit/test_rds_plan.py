@@ -180,3 +180,14 @@ def test_a_failed_instance_waits_for_deletion() -> None:
     assert plan(spec(), status(state="failed"), seen()) is None
     found = plan(spec(desired="deleted"), status(state="failed"), seen())
     assert found is not None and found.op is Op.DELETE
+
+
+def test_a_stopped_replica_whose_source_moved_refollows_instead_of_restarting_in_place() -> None:
+    """A DB cluster's old writer, stopped by a failover and marked a replica of the new writer, must come
+    back as a standby (refollow), never restarted in place as a primary."""
+    replica = spec(ReadReplicaSourceDBInstanceIdentifier="new-writer")
+    marked = status(role="replica", replica_of="db1")
+    found = plan(replica, marked, seen(NodeState.STOPPED, source_alive=True, source_moved=True))
+    assert found is not None and found.op is Op.REFOLLOW
+    still = plan(replica, marked, seen(NodeState.STOPPED, source_alive=True, source_moved=False))
+    assert still is not None and still.op is Op.RECOVER
