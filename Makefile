@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20  # the slowest tests, in the CI log: the 20-minute budget is watched from it
 
 .PHONY: help install deb engines up test lint bench clean
 
