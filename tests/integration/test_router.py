@@ -317,3 +317,53 @@ def _stats(path: Path) -> dict[str, object]:
     with contextlib.suppress(OSError, ValueError):
         return dict(json.loads(path.read_text()))
     return {}
+
+
+class _Sink(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while self.request.recv(1 << 20):
+            pass
+
+
+def test_workers_follow_the_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy worker gets company (up to KURA_ROUTER_MAX_WORKERS); once idle, the extra one stops."""
+    for name, value in (("KURA_ROUTER_MAX_WORKERS", "2"), ("KURA_ROUTER_SCALE_UP", "0.4"),
+                        ("KURA_ROUTER_SCALE_UP_SECONDS", "1"), ("KURA_ROUTER_SCALE_DOWN_SECONDS", "2")):
+        monkeypatch.setenv(name, value)
+    sink = socketserver.ThreadingTCPServer((HOST, free_port()), _Sink)
+    sink.daemon_threads = True
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    router = start_router(tmp_path / "router", 1, False, monkeypatch)
+    stop = threading.Event()
+    try:
+        listen = (HOST, free_port())
+        router.wait_applied(router.publish(Table((Endpoint("db", listen, (sink.server_address[:2],)),))), 5)
+        assert len(router.stats_files()) == 1
+
+        def blast() -> None:
+            with socket.create_connection(listen, timeout=10) as s:
+                chunk = b"x" * 65536
+                while not stop.is_set():
+                    s.sendall(chunk)
+
+        loaders = [threading.Thread(target=blast, daemon=True) for _ in range(2)]
+        for loader in loaders:
+            loader.start()
+        deadline = time.monotonic() + 20
+        while len(router.stats_files()) < 2:
+            assert time.monotonic() < deadline, "no second worker under load"
+            time.sleep(0.1)
+        stop.set()
+        for loader in loaders:
+            loader.join(10)
+        deadline = time.monotonic() + 20
+        while len(router.stats_files()) > 1:
+            assert time.monotonic() < deadline, "the second worker outlived the load"
+            time.sleep(0.1)
+        with socket.create_connection(listen, timeout=5) as s:  # the remaining worker still serves
+            s.sendall(b"still")
+    finally:
+        stop.set()
+        router.stop()
+        sink.shutdown()
+        sink.server_close()

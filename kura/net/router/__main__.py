@@ -1,9 +1,10 @@
-"""`python -m kura.net.router --dir DIR [--workers N]`: the router process.
+"""`python -m kura.net.router --dir DIR [--workers N] [--max-workers M]`: the router process.
 
 DIR holds table.json (read at start, on SIGHUP, and whenever its mtime changes), router.pid, and one
-stats-<pid>.json per worker. With N > 1 the parent forks N workers that all listen on every endpoint
-address (SO_REUSEPORT: the kernel spreads connections over them), relays SIGHUP/SIGTERM and replaces a
-worker that dies.
+stats-<pid>.json per worker. When more than one worker may run (M > 1; by default one a core), the
+parent forks N workers that all listen on every endpoint address (SO_REUSEPORT: the kernel spreads
+connections over them), relays SIGHUP/SIGTERM, replaces a worker that dies, and starts or stops
+workers with the load (`scaling.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -18,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from kura.net.router import scaling
 from kura.net.router import table as tables
 from kura.net.router.proxy import Router
 from kura.net.router.steer import Steering
@@ -84,8 +87,18 @@ def _run_worker(directory: Path, supervised: bool = False, steer: bool = True) -
         asyncio.run(_serve(directory, supervised, steer))
 
 
-def _supervise(directory: Path, workers: int) -> None:
+def _idle(directory: Path, pid: int) -> bool:
+    """No connection is open in this worker (its stats say so)."""
+    try:
+        doc = json.loads((directory / f"stats-{pid}.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return all(not c.get("active") and not c.get("held") for c in doc.get("endpoints", {}).values())
+
+
+def _supervise(directory: Path, policy: scaling.Policy) -> None:
     children: dict[int, int] = {}  # pid -> worker index (0 steers)
+    retiring: set[int] = set()  # stopped for want of load: not replaced
     stopping = False
 
     def spawn(index: int) -> None:
@@ -107,37 +120,63 @@ def _supervise(directory: Path, workers: int) -> None:
 
     for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, relay)
-    for index in range(workers):
+    for index in range(policy.minimum):
         spawn(index)
+    scaler = scaling.Scaler(policy)
+    last = time.monotonic()
+    used = {pid: scaling.cpu_seconds(pid) or 0.0 for pid in children}
     while children:
         try:
-            pid, _status = os.wait()
+            pid, _status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             break
-        except InterruptedError:
+        if pid:
+            if pid in children:
+                slot = children.pop(pid)
+                (directory / f"stats-{pid}.json").unlink(missing_ok=True)
+                if not stopping and pid not in retiring:
+                    log.warning("router worker %d exited; starting another", pid)
+                    time.sleep(0.1)
+                    spawn(slot)
+                retiring.discard(pid)
             continue
-        if pid not in children:
+        time.sleep(0.1)
+        now = time.monotonic()
+        if stopping or now - last < 1.0:
             continue
-        slot = children.pop(pid)
-        (directory / f"stats-{pid}.json").unlink(missing_ok=True)
-        if not stopping:
-            log.warning("router worker %d exited; starting another", pid)
-            time.sleep(0.1)
-            spawn(slot)
+        now_used = {p: scaling.cpu_seconds(p) for p in children}
+        busy = [((u or 0.0) - used.get(p, u or 0.0)) / (now - last) for p, u in now_used.items()]
+        used, last = {p: u or 0.0 for p, u in now_used.items()}, now
+        serving = [p for p in children if p not in retiring]
+        step = scaler.decide(now, len(serving), sum(busy) / len(busy) if busy else 0.0)
+        if step > 0:
+            spawn(max(children.values()) + 1)
+            log.info("router workers busy: %d now", len(serving) + 1)
+        elif step < 0:
+            idle = [p for p in sorted(serving, key=children.__getitem__, reverse=True)
+                    if children[p] != 0 and _idle(directory, p)]
+            if idle:
+                retiring.add(idle[0])
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(idle[0], signal.SIGTERM)
+                log.info("router workers idle: %d now", len(serving) - 1)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kura-router")
     parser.add_argument("--dir", required=True, type=Path)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="workers at least")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="workers at most, as load asks (KURA_ROUTER_MAX_WORKERS, else one a core)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args.dir.mkdir(parents=True, exist_ok=True)
     (args.dir / "router.pid").write_text(f"{os.getpid()}\n")
-    if args.workers <= 1:
+    policy = scaling.Policy.from_env(max(1, args.workers), args.max_workers)
+    if policy.maximum <= 1:
         _run_worker(args.dir)
     else:
-        _supervise(args.dir, args.workers)
+        _supervise(args.dir, policy)
     return 0
 
 
