@@ -242,7 +242,9 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
     control = RouterControl(tmp_path / "router", workers=2)
     supervisor = control.ensure()
     workers = [int(p.stem.split("-")[1]) for p in control.stats_files()]
-    assert len(workers) == 2
+    if len(workers) != 2:
+        control.stop()
+        raise AssertionError(f"2 workers expected, {len(workers)} running")
     os.kill(supervisor, signal.SIGKILL)
 
     def gone(pid: int) -> bool:
