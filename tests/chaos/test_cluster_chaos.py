@@ -12,7 +12,7 @@ import pytest
 
 from kura.control.rds import nodes
 from tests.ha_writer import HaWriter, missing
-from tests.integration.test_rds_clusters import cluster, endpoint
+from tests.integration.test_rds_clusters import cluster, endpoint, in_recovery, query, writer_and_reader
 from tests.integration.test_rds_lifecycle import PASSWORD, connect, running, wait_for, wait_status
 from tests.kura_fixture import KuraServer
 
@@ -31,14 +31,9 @@ def writers(rds: Any) -> set[tuple[str, bool]]:
 
 def test_kill9_of_kura_during_a_cluster_failover(kura: KuraServer) -> None:
     rds = kura.client("rds")
-    rds.create_db_cluster(DBClusterIdentifier="kc", Engine="aurora-postgresql", MasterUsername="master",
-                          MasterUserPassword=PASSWORD, DatabaseName="app")
-    found = wait_for(lambda: (c := cluster(rds, "kc"))["Status"] == "available" and c, 30, "the cluster")
-    for ident in ("kc-1", "kc-2"):
-        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="kc",
-                               Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
-        wait_status(rds, ident, "available", 120)
-    wait_for(lambda: _writes(endpoint(found)), 30, "the cluster endpoint")
+    found = writer_and_reader(rds, "kc")
+    ledger = "CREATE TABLE IF NOT EXISTS ledger (id int PRIMARY KEY)"
+    wait_for(lambda: query(endpoint(found), ledger) is not None, 30, "the cluster endpoint")
     writer = HaWriter(found["Endpoint"], int(found["Port"]), PASSWORD)
     writer.start()
     wait_for(lambda: len(writer.acked) > 20, 10, "the writer commits")
@@ -60,22 +55,5 @@ def test_kill9_of_kura_during_a_cluster_failover(kura: KuraServer) -> None:
         present = {r[0] for r in conn.execute("SELECT id FROM ledger").fetchall()}
     assert not missing(writer, present), f"acknowledged commits lost: {missing(writer, present)[:10]}"
     old = wait_status(rds, "kc-1", "available", 90)
-    wait_for(lambda: _recovering(old), 60, "the old writer to stream from the new one")
+    wait_for(lambda: in_recovery(old) is True, 60, "the old writer to stream from the new one")
 
-
-def _writes(target: dict[str, Any]) -> bool:
-    try:
-        with connect(target) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS ledger (id int PRIMARY KEY)")
-            return True
-    except Exception:
-        return False
-
-
-def _recovering(target: dict[str, Any]) -> bool:
-    try:
-        with connect(target) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            return bool(row and row[0])
-    except Exception:
-        return False

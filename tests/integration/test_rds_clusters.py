@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
+import psycopg
 import pytest
 
 from kura.config import Settings
@@ -47,6 +48,48 @@ def member(rds: Any, ident: str, **extra: Any) -> None:
                            Engine="aurora-postgresql", DBInstanceClass="db.serverless", **extra)
 
 
+
+def query(target: dict[str, Any], sql: str) -> list[Any] | None:
+    """The first column of every row (none for a command), or None while the endpoint does not answer."""
+    try:
+        with connect(target) as conn:
+            cur = conn.execute(sql)
+            return [r[0] for r in cur.fetchall()] if cur.description else []
+    except psycopg.Error:
+        return None
+
+
+def in_recovery(target: dict[str, Any]) -> bool | None:
+    found = query(target, "SELECT pg_is_in_recovery()")
+    return bool(found[0]) if found else None
+
+
+def _notes(target: dict[str, Any]) -> list[str] | None:
+    return query(target, "SELECT note FROM notes ORDER BY id")
+
+
+def _count(target: dict[str, Any]) -> int | None:
+    found = query(target, "SELECT count(*) FROM ledger")
+    return int(found[0]) if found else None
+
+
+def _show(target: dict[str, Any], name: str) -> str | None:
+    found = query(target, f"SHOW {name}")
+    return str(found[0]) if found else None
+
+
+def writer_and_reader(rds: Any, ident: str) -> dict[str, Any]:
+    """A provisioned cluster `ident` with DB instances `ident`-1 (the writer) and `ident`-2 (a reader)."""
+    rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername="master",
+                          MasterUserPassword=PASSWORD, DatabaseName="app")
+    found = wait_for(lambda: (c := cluster(rds, ident))["Status"] == "available" and c, 30, "the cluster")
+    for member in (f"{ident}-1", f"{ident}-2"):
+        rds.create_db_instance(DBInstanceIdentifier=member, DBClusterIdentifier=ident,
+                               Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+        wait_status(rds, member, "available", 120)
+    return dict(found)
+
+
 def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> None:
     rds = kura.client("rds")
     made = rds.create_db_cluster(DBClusterIdentifier="aurora", Engine="aurora-postgresql",
@@ -76,7 +119,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
         ("aurora-w", True), ("aurora-r", False)}
 
     # writes through the cluster endpoint, reads (on the standby) through the reader endpoint
-    wait_for(lambda: _in_recovery(endpoint(found)) is False, 30, "the cluster endpoint to reach the writer")
+    wait_for(lambda: in_recovery(endpoint(found)) is False, 30, "the cluster endpoint to reach the writer")
     bundle = str(tls.write_bundle(Settings(home=kura.home).paths))
     for which in ("Endpoint", "ReaderEndpoint"):  # the members' certificates name the cluster's endpoints
         with connect(endpoint(found, which), sslmode="verify-full", sslrootcert=bundle) as conn:
@@ -84,7 +127,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
     with connect(endpoint(found)) as conn:
         conn.execute("CREATE TABLE notes (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO notes VALUES (1, 'through the cluster endpoint')")
-    wait_for(lambda: _in_recovery(endpoint(found, "ReaderEndpoint")) is True, 30, "the reader endpoint")
+    wait_for(lambda: in_recovery(endpoint(found, "ReaderEndpoint")) is True, 30, "the reader endpoint")
     wait_for(lambda: _notes(endpoint(found, "ReaderEndpoint")) == ["through the cluster endpoint"], 30,
              "the row on the reader")
     wait_for(lambda: cluster(rds, "aurora").get("EarliestRestorableTime"), 60, "a restorable time")
@@ -148,7 +191,7 @@ def _custom_endpoints(rds: Any) -> None:
     port = cluster(rds, "aurora")["Port"]
     for ident, recovering in (("only-reads", True), ("the-writer", False)):
         target = {"Endpoint": {"Address": by_type[("CUSTOM", ident)], "Port": port}}
-        wait_for(lambda target=target, recovering=recovering: _in_recovery(target) is recovering, 30,
+        wait_for(lambda target=target, recovering=recovering: in_recovery(target) is recovering, 30,
                  f"custom endpoint {ident}")
         rds.delete_db_cluster_endpoint(DBClusterEndpointIdentifier=ident)
     wait_for(lambda: len(rds.describe_db_cluster_endpoints(DBClusterIdentifier="aurora")[
@@ -187,35 +230,16 @@ def _snapshot_and_restores(rds: Any) -> None:
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-snap")
 
 
-def _in_recovery(target: dict[str, Any]) -> bool | None:
-    try:
-        with connect(target) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            return bool(row[0]) if row else None
-    except Exception:
-        return None
 
 
-def _notes(target: dict[str, Any]) -> list[str] | None:
-    try:
-        with connect(target) as conn:
-            return [r[0] for r in conn.execute("SELECT note FROM notes ORDER BY id").fetchall()]
-    except Exception:
-        return None
 
 
 def test_failover_moves_the_writer_without_losing_a_commit(kura: KuraServer) -> None:
     """FailoverDBCluster under a committing writer: the reader becomes the writer, the old writer a
     reader streaming from it, the cluster endpoint follows, and every acknowledged commit is there."""
     rds = kura.client("rds")
-    rds.create_db_cluster(DBClusterIdentifier="fo", Engine="aurora-postgresql", MasterUsername="master",
-                          MasterUserPassword=PASSWORD, DatabaseName="app")
-    found = wait_for(lambda: (c := cluster(rds, "fo"))["Status"] == "available" and c, 30, "the cluster")
-    for ident in ("fo-1", "fo-2"):
-        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier="fo",
-                               Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
-        wait_status(rds, ident, "available", 120)
-    wait_for(lambda: _in_recovery(endpoint(found)) is False, 30, "the cluster endpoint")
+    found = writer_and_reader(rds, "fo")
+    wait_for(lambda: in_recovery(endpoint(found)) is False, 30, "the cluster endpoint")
     with connect(endpoint(found)) as conn:
         conn.execute("CREATE TABLE ledger (id int PRIMARY KEY)")
     writer = HaWriter(found["Endpoint"], int(found["Port"]), PASSWORD)
@@ -237,28 +261,14 @@ def test_failover_moves_the_writer_without_losing_a_commit(kura: KuraServer) -> 
     assert not missing(writer, present), f"acknowledged commits lost: {missing(writer, present)[:10]}"
     assert writer.refused == [], f"connection attempts failed: {writer.refused[:3]}"
     old = wait_status(rds, "fo-1", "available", 60)
-    wait_for(lambda: _in_recovery(old) is True, 60, "the old writer to stream from the new one")
+    wait_for(lambda: in_recovery(old) is True, 60, "the old writer to stream from the new one")
     wait_for(lambda: _count(old) == len(present), 60, "the old writer to have every row")
     events = rds.describe_events(SourceType="db-cluster", SourceIdentifier="fo")["Events"]
     assert any(e["Message"] == "Completed failover to DB instance: fo-2" for e in events), events
 
 
-def _count(target: dict[str, Any]) -> int | None:
-    try:
-        with connect(target) as conn:
-            row = conn.execute("SELECT count(*) FROM ledger").fetchone()
-            return int(row[0]) if row else None
-    except Exception:
-        return None
 
 
-def _show(target: dict[str, Any], name: str) -> str | None:
-    try:
-        with connect(target) as conn:
-            row = conn.execute(f"SHOW {name}").fetchone()
-            return str(row[0]) if row else None
-    except Exception:
-        return None
 
 
 def test_cluster_parameter_group_applies_to_members(kura: KuraServer) -> None:

@@ -19,7 +19,7 @@ from kura.services.rds import (
     cluster_views,
     errors,
     instance_network,
-    master_secret,
+    instances,
     shared,
     views,
 )
@@ -81,27 +81,6 @@ def scaling(value: dict[str, Any] | None) -> dict[str, float] | None:
     return {"MinCapacity": low, "MaxCapacity": high}
 
 
-def _credentials(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
-    user = params.get("MasterUsername")
-    if not user:
-        raise errors.invalid("The parameter MasterUsername must be provided and must not be blank.")
-    check.username(user)
-    if params.get("ManageMasterUserPassword"):
-        if params.get("MasterUserPassword") is not None:
-            raise errors.combination("You can't specify MasterUserPassword when ManageMasterUserPassword is "
-                                     "turned on.")
-        key = check.kms_key(ctx, params.get("MasterUserSecretKmsKeyId"), master_secret.DEFAULT_KEY_ALIAS)
-        secret = master_secret.create(ctx, username=user, kms_key_arn=key, tags=tags)
-        return {"MasterUsername": user, "ManageMasterUserPassword": True, "MasterUserSecretArn": secret.arn,
-                "MasterUserSecretKmsKeyId": secret.kms_key_arn}
-    password = params.get("MasterUserPassword")
-    if not password:
-        raise errors.invalid("The parameter MasterUserPassword must be provided and must not be blank.")
-    check.password(password)
-    return {"MasterUsername": user, "ManageMasterUserPassword": False,
-            "master_password_sealed": master_secret.seal(ctx, shared.arn(ctx, KIND_CLUSTER, ident), password)}
-
-
 def _group(ctx: Ctx, ref: str | None, major: str) -> str:
     """The DB cluster parameter group to use: of the cluster's family (default.aurora-postgresql<major>)."""
     if ref is None:
@@ -145,17 +124,12 @@ def _settings(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
     maintenance = check.maintenance_window(params.get("PreferredMaintenanceWindow") or maintenance)
     place = instance_network.placement(ctx, {k: params.get(k) for k in ("DBSubnetGroupName",
                                                                         "VpcSecurityGroupIds")})
-    encrypted = bool(params.get("StorageEncrypted") or params.get("KmsKeyId"))
-    if params.get("KmsKeyId") and params.get("StorageEncrypted") is False:
-        raise errors.combination("A KmsKeyId needs StorageEncrypted: turn on storage encryption.")
-    return {
+    return {**instances.encryption(ctx, params),
         "DBClusterIdentifier": ident, "Engine": ENGINE, "EngineVersion": version, "Port": port,
         "DatabaseName": params.get("DatabaseName"), "BackupRetentionPeriod": int(retention),
         "PreferredBackupWindow": backup, "PreferredMaintenanceWindow": maintenance,
         "DBSubnetGroupName": place["DBSubnetGroupName"], "VpcSecurityGroupIds": place["VpcSecurityGroupIds"],
         "AvailabilityZones": params.get("AvailabilityZones") or None,
-        "StorageEncrypted": encrypted,
-        "KmsKeyId": check.kms_key(ctx, params.get("KmsKeyId"), "alias/aws/rds") if encrypted else None,
         "EnableIAMDatabaseAuthentication": bool(params.get("EnableIAMDatabaseAuthentication")),
         "EnableCloudwatchLogsExports": check.log_exports(params.get("EnableCloudwatchLogsExports") or [],
                                                          version),
@@ -175,7 +149,8 @@ def create_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if ctx.store.get(KIND_CLUSTER, ctx.region, ident) is not None:
             raise errors.fault("DBClusterAlreadyExistsFault", f"DB Cluster {ident} already exists")
         spec = _settings(ctx, ident, params)
-        spec.update(_credentials(ctx, ident, params, tags))  # last: a secret only once all checked out
+        # last: a secret only once all checked out
+        spec.update(instances.credentials(ctx, shared.arn(ctx, KIND_CLUSTER, ident), params, tags))
         spec.update({"Tags": tags, "DbClusterResourceId": "cluster-" + shared.new_resource_id()[3:],
                      "ClusterCreateTime": ctx.now(), "desired": "available"})
         res = ctx.store.create(KIND_CLUSTER, ctx.region, ident,
@@ -310,40 +285,36 @@ def failover_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
 
 
-def _set_members(ctx: Ctx, res: Resource, desired: str) -> None:
-    for member in members(ctx, res.id):
-        ctx.store.update(member, spec={**member.spec, "desired": desired})
+def _switch(ctx: Ctx, params: dict[str, Any], desired: str) -> dict[str, Any]:
+    """StopDBCluster / StartDBCluster: the cluster and every DB instance of it get `desired`; their
+    reconcilers stop or start the servers (the storage stays)."""
+    stopping = desired == "stopped"
+    need, verb = ("available", "stopped") if stopping else ("stopped", "started")
+    with ctx.store.transaction():
+        res = get(ctx, params["DBClusterIdentifier"])
+        found = members(ctx, res.id)
+        state = cluster_views.status(res, found)
+        if state != need:
+            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is {state}, not {need}: "
+                               f"it can't be {verb}.")
+        busy = [m.id for m in found if stopping
+                and views.instance_status(m.spec, m.status) not in ("available", "backing-up")]
+        if busy:
+            raise errors.fault("InvalidDBClusterStateFault", f"DB instance {busy[0]} of DB cluster {res.id} "
+                               "is not available: the cluster can't be stopped now.")
+        res = ctx.store.update(res, spec={**res.spec, "desired": desired})
+        for member in found:
+            ctx.store.update(member, spec={**member.spec, "desired": desired})
+        shared.record(ctx, KIND_CLUSTER, res.id, f"DB cluster {'stop' if stopping else 'start'} requested",
+                      "notification")
+    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
 
 
 @operation("rds", "StopDBCluster")
 def stop_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    """Every DB instance of the cluster stops (their reconcilers stop the servers); the storage stays."""
-    with ctx.store.transaction():
-        res = get(ctx, params["DBClusterIdentifier"])
-        state = cluster_views.status(res, members(ctx, res.id))
-        if state != "available":
-            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is {state}, not "
-                               "available: it can't be stopped.")
-        busy = [m.id for m in members(ctx, res.id)
-                if views.instance_status(m.spec, m.status) not in ("available", "backing-up")]
-        if busy:
-            raise errors.fault("InvalidDBClusterStateFault", f"DB instance {busy[0]} of DB cluster {res.id} "
-                               "is not available: the cluster can't be stopped now.")
-        res = ctx.store.update(res, spec={**res.spec, "desired": "stopped"})
-        _set_members(ctx, res, "stopped")
-        shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster stop requested", "notification")
-    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
+    return _switch(ctx, params, "stopped")
 
 
 @operation("rds", "StartDBCluster")
 def start_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    with ctx.store.transaction():
-        res = get(ctx, params["DBClusterIdentifier"])
-        state = cluster_views.status(res, members(ctx, res.id))
-        if state != "stopped":
-            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is {state}, not stopped: "
-                               "it can't be started.")
-        res = ctx.store.update(res, spec={**res.spec, "desired": "available"})
-        _set_members(ctx, res, "available")
-        shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster start requested", "notification")
-    return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
+    return _switch(ctx, params, "available")

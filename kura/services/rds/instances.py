@@ -40,7 +40,9 @@ def refuse(params: dict[str, Any]) -> None:
     check.refuse_unsupported(params)
 
 
-def _credentials(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+def credentials(ctx: Ctx, owner_arn: str, params: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """MasterUsername and the password: a managed secret, or sealed bound to `owner_arn` (the instance's
+    or the DB cluster's)."""
     user = params.get("MasterUsername")
     if not user:
         raise errors.invalid("The parameter MasterUsername must be provided and must not be blank.")
@@ -59,7 +61,7 @@ def _credentials(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, s
     if not password:
         raise errors.invalid("The parameter MasterUserPassword must be provided and must not be blank.")
     check.password(password)
-    sealed = master_secret.seal(ctx, shared.arn(ctx, KIND_INSTANCE, ident), password)
+    sealed = master_secret.seal(ctx, owner_arn, password)
     return {"MasterUsername": user, "ManageMasterUserPassword": False, "master_password_sealed": sealed}
 
 
@@ -72,7 +74,7 @@ def _storage(params: dict[str, Any]) -> dict[str, Any]:
                          params.get("MaxAllocatedStorage"))
 
 
-def _encryption(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def encryption(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     encrypted = params.get("StorageEncrypted")
     if params.get("KmsKeyId") and encrypted is False:
         raise errors.combination("A KmsKeyId needs StorageEncrypted: turn on storage encryption.")
@@ -139,7 +141,7 @@ def settings(ctx: Ctx, ident: str, params: dict[str, Any], tags: dict[str, str])
     spec: dict[str, Any] = {"DBInstanceIdentifier": ident, **_engine(ctx, params), **_storage(params)}
     spec.update(instance_network.placement(ctx, params))
     spec.update(_operations(ctx, ident, params))
-    spec.update(_encryption(ctx, params))
+    spec.update(encryption(ctx, params))
     spec.update({
         "MultiAZ": bool(params.get("MultiAZ")),
         "AutoMinorVersionUpgrade": params.get("AutoMinorVersionUpgrade", True),
@@ -193,7 +195,7 @@ def create_db_instance(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         check_new(ctx, ident)
         spec = settings(ctx, ident, params, tags)
         # Credentials last: a managed secret is made only once everything else checked out.
-        spec.update(_credentials(ctx, ident, params, tags))
+        spec.update(credentials(ctx, shared.arn(ctx, KIND_INSTANCE, ident), params, tags))
         res = insert(ctx, spec, "DB instance creation requested", "creation")
     return {"DBInstance": views.instance(res, ctx.account, ctx.store)}
 
