@@ -1,6 +1,6 @@
 """`kura` — run and inspect a Kura installation.
 
-    kura up [--home DIR] [--host H] [--port N] [--detach] [--auth sigv4|any]
+    kura up [--home DIR] [--host H] [--port N] [--detach] [--auth sigv4|any] [--acu-memory M] [--acu-cpu C]
     kura down [--home DIR] [--all]
     kura status [--home DIR]
     kura env [--home DIR]
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kura import cli_engines, cli_tls
-from kura.config import DEFAULT_HOST, DEFAULT_PORT, AuthMode, Paths, Settings, default_home
+from kura.config import DEFAULT_HOST, DEFAULT_PORT, AuthMode, Paths, Settings, default_home, parse_bytes
 
 out = Console()
 err = Console(stderr=True)
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--auth", choices=[m.value for m in AuthMode], default=AuthMode.SIGV4.value,
                     help="sigv4 (default) verifies every request; any accepts unsigned requests "
                     "(throwaway test setups only)")
+    up.add_argument("--acu-memory", default=None, help="memory of one Aurora capacity unit for "
+                    "db.serverless (default $KURA_ACU_MEMORY or 2GiB)")
+    up.add_argument("--acu-cpu", type=float, default=None, help="CPU cores of one Aurora capacity unit "
+                    "(default $KURA_ACU_CPU or 0.5)")
 
     down = sub.add_parser("down", help="stop Kura", description="Stop the API/control process. Database "
                           "processes keep running (adopted by the next `kura up`) unless --all.")
@@ -79,6 +84,16 @@ def cmd_up(args: argparse.Namespace, home: Path) -> int:
     from kura import server
 
     settings = Settings(home=home, host=args.host, port=args.port, auth=AuthMode(args.auth))
+    try:
+        if args.acu_memory is not None:
+            settings = dataclasses.replace(settings, acu_memory=parse_bytes(args.acu_memory))
+        if args.acu_cpu is not None:
+            if not 0 < args.acu_cpu <= 64:
+                raise ValueError(f"--acu-cpu {args.acu_cpu}: between 0 and 64 cores")
+            settings = dataclasses.replace(settings, acu_cpu=args.acu_cpu)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        return 2
     settings.paths.ensure()
     if server.is_running(settings.paths):
         info = server.read_runtime(settings.paths)
@@ -101,7 +116,8 @@ def _detach(args: argparse.Namespace, settings: Settings) -> int:
     paths = settings.paths
     log_path = paths.logs / "kura.log"
     cmd = [sys.executable, "-m", "kura", "up", "--home", str(paths.home), "--host", settings.host,
-           "--port", str(settings.port), "--auth", settings.auth.value]
+           "--port", str(settings.port), "--auth", settings.auth.value,
+           "--acu-memory", str(settings.acu_memory), "--acu-cpu", str(settings.acu_cpu)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -164,7 +180,7 @@ def cmd_status(args: argparse.Namespace, home: Path) -> int:
     instances = _instances(paths)
     if instances:
         inst_table = Table(title="DB instances")
-        for column in ("region", "identifier", "status", "endpoint", "engine"):
+        for column in ("region", "identifier", "status", "endpoint", "engine", "capacity"):
             inst_table.add_column(column)
         for row in instances:
             inst_table.add_row(*row)
@@ -190,7 +206,20 @@ def _router_status(paths: Paths) -> None:
     out.print(table)
 
 
-def _instances(paths: Paths) -> list[tuple[str, str, str, str, str]]:
+def _capacity(status: dict[str, object]) -> str:
+    """A Serverless v2 member's capacity, its ACUUtilization and whether a control group enforces it."""
+    found = status.get("serverless")
+    if not isinstance(found, dict) or not found.get("capacity"):
+        return "paused" if isinstance(found, dict) and found.get("paused") else "-"
+    capacity, high = float(found["capacity"]), float(found.get("max") or 0)
+    share = f", {100 * capacity / high:.0f}% of max" if high else ""
+    enforced = str(found.get("enforced", ""))
+    how = f"cgroup {enforced}" if enforced in ("v1", "v2") else \
+        f"not enforced ({enforced.removeprefix('no: ')})"
+    return f"{capacity:g} ACU{share}, {how}"
+
+
+def _instances(paths: Paths) -> list[tuple[str, str, str, str, str, str]]:
     """What the control plane last observed of each DB instance (read-only look at the store)."""
     import sqlite3
 
@@ -209,7 +238,8 @@ def _instances(paths: Paths) -> list[tuple[str, str, str, str, str]]:
         status = json.loads(status_json)
         endpoint = f"{status['address']}:{status['port']}" if status.get("address") else "-"
         engine = f"postgres {status['engine_version']}" if status.get("engine_version") else "-"
-        result.append((str(region), str(ident), str(status.get("state", "creating")), endpoint, engine))
+        result.append((str(region), str(ident), str(status.get("state", "creating")), endpoint, engine,
+                       _capacity(status)))
     return result
 
 

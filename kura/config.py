@@ -15,6 +15,31 @@ DEFAULT_PORT = 4566
 DEFAULT_REGION = "ap-northeast-1"
 
 
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
+          "G": 1024**3, "GB": 1024**3, "GIB": 1024**3}
+
+
+def parse_bytes(text: str) -> int:
+    """"2GiB", "512MiB", "1073741824" → bytes (binary units whatever the spelling)."""
+    raw = text.strip().upper()
+    number = raw.rstrip("KMGIB")
+    unit = raw[len(number):]
+    if unit not in _UNITS or not number:
+        raise ValueError(f"not an amount of memory: {text!r} (say 2GiB, 512MiB or bytes)")
+    value = int(float(number) * _UNITS[unit])
+    if value <= 0:
+        raise ValueError(f"not a positive amount of memory: {text!r}")
+    return value
+
+
+def _acu_memory() -> int:
+    return parse_bytes(os.environ.get("KURA_ACU_MEMORY", "2GiB"))
+
+
+def _acu_cpu() -> float:
+    return float(os.environ.get("KURA_ACU_CPU", "0.5"))
+
+
 class AuthMode(enum.Enum):
     SIGV4 = "sigv4"
     ANY = "any"
@@ -79,6 +104,9 @@ class Settings:
     default_region: str = DEFAULT_REGION
     # How often every reconciler re-examines all its resources even without a change.
     resync_seconds: float = 30.0
+    # One Aurora capacity unit here: memory and CPU cores (AWS: about 2 GiB and the matching CPU share).
+    acu_memory: int = field(default_factory=_acu_memory)
+    acu_cpu: float = field(default_factory=_acu_cpu)
 
     @property
     def paths(self) -> Paths:

@@ -27,7 +27,7 @@ from kura.control import registry as control_registry
 from kura.control.elasticache import catalog_publisher as ec_catalog
 from kura.control.elasticache import cluster as ec_cluster
 from kura.control.rds import backups as rds_backups
-from kura.control.rds import catalog_publisher
+from kura.control.rds import catalog_publisher, serverless
 from kura.control.rds import instance as rds_instance
 from kura.control.rds import routing as rds_routing
 from kura.control.runtime import Runtime
@@ -134,6 +134,7 @@ def serve(settings: Settings) -> None:
         if _stop_all_requested(paths):
             for hook in STOP_ALL_HOOKS:
                 hook(env)
+        serverless.release(env)
         env.store.close()
         paths.runtime.unlink(missing_ok=True)
         lock.close()

@@ -9,7 +9,7 @@ them within a second. Deleting the cluster releases the addresses, its managed s
 
 from __future__ import annotations
 
-from kura.control.rds import cluster_failover, routing
+from kura.control.rds import cluster_failover, routing, serverless
 from kura.control.registry import reconciler
 from kura.control.types import Outcome
 from kura.env import Env
@@ -108,6 +108,7 @@ class DbClusterReconciler:
         if int(res.spec.get("failover_seq", 0)) > int(res.status.get("failover_seq", 0)):
             return cluster_failover.run(env, cluster_failover.start(env, res))
         members = [m for m in _members(env, res) if m.spec.get("desired") != "deleted"]
+        serverless.scale(env, res, members)
         signature = _signature(res, members, _customs(env, res))
         if signature != res.status.get("published"):
             routing.publish(env)

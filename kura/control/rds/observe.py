@@ -87,6 +87,15 @@ def _capacity(env: Env, res: Resource) -> float | None:
     return float(found["MaxCapacity"]) if found.get("MaxCapacity") else None
 
 
+def _live(env: Env, res: Resource, size: settings.Sizing) -> settings.Sizing | None:
+    """A running db.serverless member's sizing at its current capacity (None for other classes)."""
+    capacity = (res.status.get("serverless") or {}).get("capacity")
+    if res.spec.get("DBInstanceClass") != classes.SERVERLESS or not capacity:
+        return None
+    return settings.live_sizing(float(capacity), env.settings.acu_memory, env.settings.acu_cpu,
+                                _host_memory(), size)
+
+
 def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     """The parameters the instance should run with; None until its engine is chosen."""
     version = res.status.get("engine_version")
@@ -101,7 +110,8 @@ def desired_for(env: Env, res: Resource) -> settings.Desired | None:
     stamp = (found.version, found.updated_at) if found else None
     described = catalogue(env, major)[0]
     layer = _cluster_layer(env, res)
-    found_desired = _desired(described, major, group, stamp, size, env, res.region, layer)
+    live = _live(env, res, size)
+    found_desired = _desired(described, major, group, stamp, size, env, res.region, layer, live)
     if res.spec.get("ReadReplicaSourceDBInstanceIdentifier") or res.status.get("role") == "replica":
         floored = replica_steps.floor(env, res, found_desired.values)
         if floored != found_desired.values:
@@ -122,7 +132,8 @@ def _cluster_layer(env: Env, res: Resource) -> tuple[str, int, float] | None:
 @functools.lru_cache(maxsize=256)
 def _desired(described: str, major: int, group: str, stamp: tuple[int, float] | None,
              size: settings.Sizing, env: Env, region: str,
-             layer: tuple[str, int, float] | None = None) -> settings.Desired:
+             layer: tuple[str, int, float] | None = None,
+             live: settings.Sizing | None = None) -> settings.Desired:
     """Memoised on what it depends on (the engine version described, the groups' versions, the sizing).
     A cluster member's own group layers on top of its cluster's, as on Aurora."""
     params = catalogue(env, major)[1]
@@ -130,7 +141,7 @@ def _desired(described: str, major: int, group: str, stamp: tuple[int, float] | 
     if layer is not None:
         found = env.store.get(KIND_CLUSTER_PARAMETER_GROUP, region, layer[0])
         values = {**(dict(found.spec.get("Parameters") or {}) if found else {}), **values}
-    return settings.desired(params, group, values, size, major)
+    return settings.desired(params, group, values, size, major, live)
 
 
 def forget(region: str, ident: str) -> None:

@@ -17,6 +17,7 @@ of it. KURA_INSTANCE_MEMORY_BYTES overrides the cap. DBInstanceVCPU is capped to
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,15 @@ class Sizing:
                 "EndPointPort": self.port, "DBInstanceClassMemoryGiB": self.memory // classes.GIB}
 
 
+def live_sizing(capacity: float, memory_per_acu: int, cpus_per_acu: float, host_bytes: int,
+                base: Sizing) -> Sizing:
+    """A Serverless v2 member at its current capacity: the memory its control group allows (not capped
+    to a host share — the group enforces it — but to the host), the cores of its CPU quota."""
+    memory = max(MIN_MEMORY, min(int(capacity * memory_per_acu), host_bytes))
+    vcpus = max(1, min(math.ceil(capacity * cpus_per_acu), os.cpu_count() or 1))
+    return Sizing(memory, vcpus, base.allocated_gib, base.port)
+
+
 def sizing(instance_class: str, host_bytes: int, *, allocated_gib: int = 20, port: int = 5432,
            capacity_acu: float | None = None) -> Sizing:
     """The class's memory and vCPUs, capped to what this host can give one instance. db.serverless is
@@ -144,26 +154,33 @@ def _user_settable(name: str, info: Mapping[str, Any] | None) -> bool:
 
 
 def desired(catalogue: Mapping[str, Mapping[str, Any]], group: str,
-            user: Mapping[str, Mapping[str, Any]], size: Sizing, major: int) -> Desired:
+            user: Mapping[str, Mapping[str, Any]], size: Sizing, major: int,
+            live: Sizing | None = None) -> Desired:
     """Resolve the parameters of one instance.
 
     `catalogue`: the engine's parameters by name (kura/catalog.py ParameterInfo); `user`: the group's
-    `Parameters` ({name: {"ParameterValue", "ApplyMethod"}}), empty for a default group.
+    `Parameters` ({name: {"ParameterValue", "ApplyMethod"}}), empty for a default group. `live`: a
+    Serverless v2 member's current capacity: the formulas of the parameters a reload changes follow it,
+    the others stay sized for `size` (its maximum capacity), as on Aurora.
     """
     defaults = {n: str(i["default"]) for n, i in catalogue.items() if i.get("default") is not None}
     if not catalogue:  # nothing published yet: RDS's defaults as the engine layer knows them
         defaults = {n: v for n in (*rds_params.RDS_DEFAULTS, *rds_params.RDS_ONLY)
                     if (v := rds_params.rds_default(n, major)) is not None}
-    values = {name: _resolve(value, size) for name, value in defaults.items()}
+    dynamic = {n for n, i in catalogue.items() if i.get("apply_type") == "dynamic"}
+
+    def sized(name: str) -> Sizing:
+        return live if live is not None and name in dynamic else size
+
+    values = {name: _resolve(value, sized(name)) for name, value in defaults.items()}
     pending_reboot: set[str] = set()
     for name, entry in user.items():
         raw = entry.get("ParameterValue")
         if raw is None or not _user_settable(name, catalogue.get(name)):
             continue
-        values[name] = _resolve(str(raw), size)
         if entry.get("ApplyMethod") == "pending-reboot":
             pending_reboot.add(name)
-    dynamic = {n for n, i in catalogue.items() if i.get("apply_type") == "dynamic"}
+        values[name] = _resolve(str(raw), size if name in pending_reboot else sized(name))
     return Desired(values, frozenset(dynamic - pending_reboot), group)
 
 

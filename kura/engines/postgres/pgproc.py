@@ -92,6 +92,54 @@ def is_live_postmaster(pf: PidFile) -> bool:
     return started is not None and (pf.start_time == 0 or abs(started - pf.start_time) <= _START_SLACK)
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid`: the kernel's list when it keeps one, else a scan of /proc."""
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return children(pid)
+
+
+def client_backends(pid: int) -> int:
+    """How many of the postmaster's children serve a client connection (their title names the client
+    address, "host(port)" or "[local]"); auxiliary processes and WAL senders are not counted."""
+    count = 0
+    for child in child_pids(pid):
+        try:
+            title = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "walsender" not in title and ("(" in title or "[local]" in title):
+            count += 1
+    return count
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds used by a postmaster and everything it ran (the exited backends it reaped count in
+    its cumulative children's time), and the anonymous resident memory of it and its children: what
+    is measured where no control group holds them."""
+    cpu, memory = 0.0, 0
+    for index, proc in enumerate([pid, *child_pids(pid)]):
+        fields = _stat_fields(proc)
+        if not fields or len(fields) < 15:
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        if index == 0:
+            ticks += int(fields[13]) + int(fields[14])  # the children it reaped
+        cpu += ticks / _TICK
+        try:
+            status = Path(f"/proc/{proc}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("RssAnon:"):
+                memory += int(line.split()[1]) * 1024
+    return cpu, memory
+
+
 def children(pid: int) -> list[int]:
     """Direct children of `pid` (the postmaster's backends and auxiliary processes)."""
     found = []

@@ -1,0 +1,1 @@
+"""Measurements: the embedded time-series store and what records into it."""
