@@ -26,8 +26,8 @@ from kura.config import Paths, Settings
 from kura.control import registry as control_registry
 from kura.control.elasticache import catalog_publisher as ec_catalog
 from kura.control.elasticache import cluster as ec_cluster
+from kura.control.rds import autopause, catalog_publisher, serverless
 from kura.control.rds import backups as rds_backups
-from kura.control.rds import catalog_publisher, serverless
 from kura.control.rds import instance as rds_instance
 from kura.control.rds import routing as rds_routing
 from kura.control.runtime import Runtime
@@ -122,6 +122,7 @@ def serve(settings: Settings) -> None:
     _publish_routes(env)
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
+    waker = autopause.Waker(env)
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = _Server(config)
@@ -130,6 +131,7 @@ def serve(settings: Settings) -> None:
     try:
         server.run()
     finally:
+        waker.close()
         runtime.stop(timeout=10)
         if _stop_all_requested(paths):
             for hook in STOP_ALL_HOOKS:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,4 +71,13 @@ def test_endpoint_overhead_quick() -> None:
 def test_replica_lag_quick() -> None:
     data = run_quick("replica_lag")
     assert data["samples"] > 0 and data["lag_max_s"] is not None
+    print(data["summary"])
+
+
+def test_serverless_quick() -> None:
+    data = run_quick("serverless")
+    if "skipped" in data:
+        pytest.skip(data["skipped"])  # no writable cgroups here
+    assert data["select_only_tps_at_acu"]["1"] > 0 and data["select_only_tps_at_acu"]["4"] > 0
+    assert data["load_step"]["peak_acu"] > 0.5 and len(data["resume_to_first_query_s"]) == 2
     print(data["summary"])

@@ -31,7 +31,8 @@ ACU_CPU = 0.5
 @pytest.fixture(scope="module")
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
     with running(tmp_path_factory.mktemp("serverless") / "home", KURA_SERVERLESS_DOWN_AFTER="3",
-                 KURA_SERVERLESS_DOWN_EVERY="1", KURA_ACU_CPU=str(ACU_CPU)) as server:
+                 KURA_SERVERLESS_DOWN_EVERY="1", KURA_ACU_CPU=str(ACU_CPU),
+                 KURA_SERVERLESS_AUTO_PAUSE_SECONDS="3") as server:
         yield server
 
 
@@ -66,9 +67,9 @@ def writer(kura: KuraServer) -> dict[str, Any]:
 def test_the_writer_runs_in_its_group_at_the_minimum(kura: KuraServer, writer: dict[str, Any]) -> None:
     group = _group(kura, writer["dbi"])
     wait_for(lambda: group.exists() and _cores(kura, writer["dbi"]) == 0.5 * ACU_CPU, 10, "the group")
-    target = endpoint(writer["cluster"])
-    pid = int(query(target, "SELECT pg_backend_pid()")[0])  # type: ignore[index]
-    assert pid in group.pids(), "a backend forked by the postmaster is born in the group"
+    with connect(endpoint(writer["cluster"])) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        assert pid in group.pids(), "a backend forked by the postmaster is born in the group"
     assert group.limits()[1] >= 1 << 30  # 0.5 ACU of 2 GiB, or the shared buffers plus headroom
 
 
@@ -112,6 +113,39 @@ def test_a_new_range_applies_at_once_and_shows_in_kura_status(kura: KuraServer,
     rds.modify_db_cluster(DBClusterIdentifier="sls", ApplyImmediately=True,
                           ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 1})
     wait_for(lambda: _cores(kura, writer["dbi"]) == 0.5 * ACU_CPU, 30, "back down within the new range")
+
+
+def _events(rds: Any, words: str) -> list[str]:
+    found = rds.describe_events(SourceType="db-instance", SourceIdentifier="sls-1", Duration=60)["Events"]
+    return [e["Message"] for e in found if words in e["Message"]]
+
+
+def test_an_idle_writer_pauses_and_the_first_client_resumes_it(kura: KuraServer,
+                                                                writer: dict[str, Any]) -> None:
+    rds, target = kura.client("rds"), endpoint(writer["cluster"])
+    assert query(target, "CREATE TABLE kept AS SELECT 42 AS answer") == []
+    made = rds.modify_db_cluster(DBClusterIdentifier="sls", ApplyImmediately=True,
+                                 ServerlessV2ScalingConfiguration={"MinCapacity": 0, "MaxCapacity": 2})
+    assert made["DBCluster"]["ServerlessV2ScalingConfiguration"]["SecondsUntilAutoPause"] == 300
+    try:
+        wait_for(lambda: _events(rds, "is paused"), 30, "the writer to pause (3 s idle here)")
+    except AssertionError:
+        titles = [Path(f"/proc/{p}/cmdline").read_bytes() for p in _group(kura, writer["dbi"]).pids()]
+        raise AssertionError(titles) from None
+    group = _group(kura, writer["dbi"])
+    wait_for(lambda: not group.exists() or not group.pids(), 10, "its processes gone")
+    shown = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(kura.home)],
+                           capture_output=True, text=True, timeout=30, env={"COLUMNS": "250"}).stdout
+    assert "paused" in next(x for x in shown.splitlines() if "sls-1" in x), shown
+    assert rds.describe_db_instances(DBInstanceIdentifier="sls-1")["DBInstances"][0]["DBInstanceStatus"] \
+        == "available"
+    started = time.monotonic()
+    assert query(target, "SELECT answer FROM kept") == [42]  # held by the router while it resumes
+    took = time.monotonic() - started
+    assert took < 5, f"first query {took:.2f} s after a paused writer was asked"
+    assert _events(rds, "is resumed")
+    rds.modify_db_cluster(DBClusterIdentifier="sls", ApplyImmediately=True,
+                          ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 1})
 
 
 def test_the_group_goes_with_the_instance(kura: KuraServer, writer: dict[str, Any]) -> None:

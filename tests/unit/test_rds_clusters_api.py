@@ -26,7 +26,8 @@ def test_create_records_the_cluster(rds: Rds) -> None:
     assert made["EngineVersion"] == "16.4"
     assert made["DBClusterParameterGroup"] == "default.aurora-postgresql16"
     assert made["DbClusterResourceId"].startswith("cluster-") and made["StorageEncrypted"]
-    assert made["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.0, "MaxCapacity": 4.0}
+    assert made["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.0, "MaxCapacity": 4.0,
+                                                        "SecondsUntilAutoPause": 300}
     assert made["DBClusterArn"].endswith(":cluster:c1") and made["DBClusterMembers"] == []
     assert rds.code("CreateDBCluster", DBClusterIdentifier="c1", Engine="aurora-postgresql",
                     MasterUsername="admin_user", MasterUserPassword=PASSWORD) == "DBClusterAlreadyExistsFault"
@@ -42,6 +43,8 @@ def test_create_records_the_cluster(rds: Rds) -> None:
      "0.5 ACU"),
     ({"ServerlessV2ScalingConfiguration": {"MinCapacity": 4, "MaxCapacity": 2}}, "InvalidParameterValue",
      "at least MinCapacity"),
+    ({"ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 2, "SecondsUntilAutoPause": 60}},
+     "InvalidParameterValue", "between 300 and 86400"),
     ({"BackupRetentionPeriod": 0}, "InvalidParameterValue", "1 to 35"),
     ({"MasterUserPassword": None}, "InvalidParameterValue", "MasterUserPassword"),
     ({"DBClusterParameterGroupName": "mine"}, "DBClusterParameterGroupNotFound", "mine"),

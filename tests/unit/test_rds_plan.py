@@ -79,6 +79,15 @@ def test_stop_and_start() -> None:
     assert start is not None and start.op is Op.START and start.done == {"state": "available"}
 
 
+def test_a_paused_serverless_member_is_left_down_until_started_or_rebooted() -> None:
+    paused = {"paused": True, "capacity": 0.0}
+    assert plan(spec(), status(serverless=paused), seen(NodeState.STOPPED)) is None  # no RECOVER
+    reboot = plan(spec(reboot_seq=1), status(serverless=paused), seen(NodeState.STOPPED))
+    assert reboot is not None and reboot.op is Op.REBOOT and reboot.done["serverless"] is None
+    start = plan(spec(), status(state="stopped", serverless=paused), seen(NodeState.STOPPED))
+    assert start is not None and start.op is Op.START and start.done["serverless"] is None
+
+
 def test_reboot_comes_before_other_modifications() -> None:
     found = plan(spec(reboot_seq=1, DBInstanceClass="db.t3.large"), status(), seen())
     assert found is not None and found.op is Op.REBOOT

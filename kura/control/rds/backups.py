@@ -191,7 +191,8 @@ def _active(env: Env, res: Resource, inst: Resource) -> Outcome:
     node = nodes.node_for(env, inst)
     if inst.status.get("role") == "replica":  # promotion asked for, not done yet: still a standby
         return Outcome(f"automated backup {res.id}: {inst.id} is still a read replica", requeue_after=0.5)
-    if inst.status.get("state") not in RUNNING or node is None or nodes.liveness(node) is None:
+    paused = bool((inst.status.get("serverless") or {}).get("paused"))
+    if inst.status.get("state") not in RUNNING or node is None or nodes.liveness(node) is None or paused:
         soon = inst.status.get("state") in (None, "creating")  # the first backup is due at once
         return Outcome(f"automated backup {res.id}: instance {inst.id} is {inst.status.get('state')}",
                        requeue_after=0.2 if soon else IDLE_PACE)

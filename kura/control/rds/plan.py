@@ -241,9 +241,17 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         if state == "stopped":
             return None
         return Plan(Op.STOP, f"stopped DB instance {ident}", {"state": "stopped"})
+    paused = bool((status.get("serverless") or {}).get("paused"))  # Serverless v2 auto-pause
+    unpause = {"serverless": None} if paused else {}  # what starts its postmaster ends the pause
     if state == "stopped":
-        return Plan(Op.START, f"started DB instance {ident}", {"state": running_state(status)})
+        return Plan(Op.START, f"started DB instance {ident}", {"state": running_state(status), **unpause})
     reboot_due = _int(spec.get("reboot_seq")) > _int(status.get("reboot_seq"))
+    if paused and state in RUNNING:
+        if reboot_due:
+            return Plan(Op.REBOOT, f"rebooted DB instance {ident}",
+                        {"state": running_state(status), "reboot_seq": _int(spec.get("reboot_seq")),
+                         **unpause})
+        return None  # its postmaster is meant to be down until a client comes (autopause.py)
     if state == "incompatible-parameters":
         if _retry(spec, status, seen):
             return Plan(Op.REBOOT, f"rebooted DB instance {ident} with its corrected parameters",

@@ -59,9 +59,14 @@ def _serving(res: Resource) -> tuple[str, int] | None:
     """Where a cluster member takes connections, if it does now."""
     if res.spec.get("desired") == "deleted" or res.status.get("state") not in RUNNING:
         return None
-    if not res.status.get("address") or res.status.get("holding"):
+    if not res.status.get("address") or res.status.get("holding") or paused(res):
         return None
     return str(res.status["address"]), int(res.status["port"])
+
+
+def paused(res: Resource) -> bool:
+    """A Serverless v2 member paused at zero capacity (its postmaster stopped until a client comes)."""
+    return bool((res.status.get("serverless") or {}).get("paused"))
 
 
 def cluster_endpoints(cluster: Resource, members: list[Resource],
@@ -76,9 +81,11 @@ def cluster_endpoints(cluster: Resource, members: list[Resource],
         and not cluster.status.get("holding") else None
     readers = [a for m in members if m is not writer and (a := _serving(m)) is not None]
     name = f"rds-cluster/{cluster.region}/{cluster.id}"
-    out = [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else ()),
+    wake = any(paused(m) for m in members)  # a client held on any endpoint resumes the paused members
+    out = [Endpoint(name, (str(cluster.status["address"]), port), (to_writer,) if to_writer else (),
+                    wake=wake),
            Endpoint(f"{name}/reader", (str(cluster.status["reader_address"]), port),
-                    tuple(readers) or ((to_writer,) if to_writer else ()), balance="spread")]
+                    tuple(readers) or ((to_writer,) if to_writer else ()), balance="spread", wake=wake)]
     for custom in customs or []:
         if custom.spec.get("desired") == "deleted" or not custom.status.get("address"):
             continue
@@ -89,7 +96,7 @@ def cluster_endpoints(cluster: Resource, members: list[Resource],
         targets = tuple(a for m in chosen if (a := _serving(m)) is not None
                         and (m is not writer or to_writer is not None))
         out.append(Endpoint(f"{name}/custom/{custom.id}", (str(custom.status["address"]), port), targets,
-                            balance="spread"))
+                            balance="spread", wake=wake))
     return out
 
 

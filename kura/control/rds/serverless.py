@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kura.control import steps
-from kura.control.rds import acu, events, plan, settings
+from kura.control.rds import acu, autopause, events, plan, routing, settings
 from kura.control.rds.nodes import node_for
 from kura.control.rds.observe import desired_for
 from kura.engines import cgroups
 from kura.engines.postgres import pgproc
+from kura.engines.postgres.templates import SUPERUSER
 from kura.env import Env
 from kura.metrics import series
 from kura.services.rds import classes
@@ -45,6 +46,7 @@ class _Tracked:
     pid: int | None = None
     last: tuple[float, float, int, int] | None = None  # (monotonic, cpu seconds, periods, throttled)
     limits: tuple[float, int] | None = None
+    idle_since: float = 0.0  # monotonic: when its last client connection was seen
 
 
 _tracked: dict[tuple[str, str], _Tracked] = {}
@@ -69,8 +71,14 @@ def scale(env: Env, cluster: Resource, members: list[Resource]) -> None:
     endpoints must not wait on a measurement)."""
     low, high = capacity_range(cluster)
     seen = set()
+    if any(routing.paused(m) for m in members) and _held(env, cluster):
+        autopause.resume(env, cluster.region, cluster.id)  # a wake-up Kura missed (it was down)
+        return
     for member in members:
         if member.spec.get("DBInstanceClass") != classes.SERVERLESS:
+            continue
+        if routing.paused(member):
+            _metrics(env, member, 0.0, high)
             continue
         node = node_for(env, member) if member.status.get("state") in plan.RUNNING else None
         found = pgproc.read_pidfile(node.datadir) if node is not None else None
@@ -78,7 +86,10 @@ def scale(env: Env, cluster: Resource, members: list[Resource]) -> None:
             continue
         seen.add((member.region, member.id))
         try:
-            _one(env, cluster, member, found.pid, low, high)
+            idle = _one(env, cluster, member, found.pid, low, high)
+            after = autopause.pause_after(cluster)
+            if after is not None and idle >= after and autopause.may_pause(cluster, member, members):
+                autopause.pause(env, cluster, member, idle)
         except Exception:
             log.exception("kind=rds.db-instance id=%s outcome=\"serverless scaling pass failed\"", member.id)
     with _lock:
@@ -127,7 +138,8 @@ def _sample(tracked: _Tracked, pid: int, now: float) -> acu.Sample | None:
         return None
     ran = periods - last[2]
     return acu.Sample(max(0.0, (cpu - last[1]) / (now - last[0])), memory,
-                      (throttled - last[3]) / ran if ran > 0 else 0.0, pgproc.client_backends(pid))
+                      (throttled - last[3]) / ran if ran > 0 else 0.0,
+                      pgproc.client_backends(pid, ignore_user=SUPERUSER))
 
 
 def _floor(env: Env, member: Resource) -> int:
@@ -137,7 +149,15 @@ def _floor(env: Env, member: Resource) -> int:
     return (buffers or 0) + HEADROOM
 
 
-def _one(env: Env, cluster: Resource, member: Resource, pid: int, low: float, high: float) -> None:
+def _held(env: Env, cluster: Resource) -> bool:
+    """Whether the router holds a client on one of the cluster's endpoints."""
+    prefix = f"rds-cluster/{cluster.region}/{cluster.id}"
+    return any(counts.get("held") for name, counts in routing.control(env).stats().items()
+               if name == prefix or name.startswith(prefix + "/"))
+
+
+def _one(env: Env, cluster: Resource, member: Resource, pid: int, low: float, high: float) -> float:
+    """Measure, decide and enforce one member; returns how long it has had no client (seconds)."""
     key = (member.region, member.id)
     with _lock:
         tracked = _tracked.get(key)
@@ -151,6 +171,8 @@ def _one(env: Env, cluster: Resource, member: Resource, pid: int, low: float, hi
     tracked.pid = pid
     now = env.clock.monotonic()
     sample = _sample(tracked, pid, now)
+    if sample is None or sample.connections:
+        tracked.idle_since = now
     before = tracked.state.capacity
     if sample is not None:
         decision = acu.decide(tracked.state, low, high, sample, acu.Model(env.settings.acu_memory,
@@ -164,11 +186,11 @@ def _one(env: Env, cluster: Resource, member: Resource, pid: int, low: float, hi
     if tracked.group is not None and limits != tracked.limits:
         tracked.group.limit(*limits)
         tracked.limits = limits
-    _record(env, cluster, member, capacity, high, limits)
+    _record(env, member, capacity, high, limits)
+    return now - tracked.idle_since
 
 
-def _record(env: Env, cluster: Resource, member: Resource, capacity: float, high: float,
-            limits: tuple[float, int]) -> None:
+def _record(env: Env, member: Resource, capacity: float, high: float, limits: tuple[float, int]) -> None:
     mode = support()
     shown = {"capacity": capacity, "max": high, "cpus": round(limits[0], 3), "memory": limits[1],
              "enforced": mode.mode.value if mode.enforced else f"no: {mode.reason}"}
@@ -178,6 +200,10 @@ def _record(env: Env, cluster: Resource, member: Resource, capacity: float, high
             return status
 
         steps.patch_status(env.store, member, change)
+    _metrics(env, member, capacity, high)
+
+
+def _metrics(env: Env, member: Resource, capacity: float, high: float) -> None:
     dims = {"DBInstanceIdentifier": member.id}
     now = env.clock.now()
     series.for_home(env.settings.home).put([

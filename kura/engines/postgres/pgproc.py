@@ -100,16 +100,22 @@ def child_pids(pid: int) -> list[int]:
         return children(pid)
 
 
-def client_backends(pid: int) -> int:
-    """How many of the postmaster's children serve a client connection (their title names the client
-    address, "host(port)" or "[local]"); auxiliary processes and WAL senders are not counted."""
+def client_backends(pid: int, ignore_user: str | None = None) -> int:
+    """How many of the postmaster's children serve a client connection: their title ("postgres:
+    [cluster_name:] user database client activity") names the client address, "host(port)" or
+    "[local]". Auxiliary processes, WAL senders and the sessions of `ignore_user` are not counted."""
     count = 0
     for child in child_pids(pid):
         try:
             title = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "walsender" not in title and ("(" in title or "[local]" in title):
+        words = title.split()[1:]  # after "postgres:"
+        if words and words[0].endswith(":"):
+            words = words[1:]  # the cluster_name prefix
+        if not words or "walsender" in words or not ("(" in title or "[local]" in title):
+            continue
+        if words[0] != ignore_user:
             count += 1
     return count
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kura.net.router.steer import Steering
-from kura.net.router.table import Address, Endpoint, Table
+from kura.net.router.table import WAKE_SOCKET, Address, Endpoint, Table
 
 log = logging.getLogger("kura.router")
 
@@ -267,6 +267,8 @@ class Router:
                     held = True
                     counts.held += 1
                     counts.held_total += 1
+                    if endpoint is not None and endpoint.wake:
+                        self.wake(endpoint.name)
                 if loop.time() > deadline:
                     counts.dropped += 1
                     log.warning("endpoint %s: no target answered in %.0f s; connection closed",
@@ -310,6 +312,15 @@ class Router:
         counts.total -= 1
         counts.retried += 1
         return False
+
+    def wake(self, name: str) -> None:
+        """Tell Kura a client waits on `name` (a datagram, never blocking: a Kura that is down misses it
+        and finds the held connection in the stats when it starts)."""
+        if self.stats_path is None:
+            return
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.sendto(name.encode(), str(self.stats_path.with_name(WAKE_SOCKET)))
 
     def snapshot(self) -> dict[str, object]:
         endpoints = {name: dict(vars(c)) for name, c in self.counts.items()}

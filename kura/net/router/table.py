@@ -2,7 +2,7 @@
 
     $KURA_HOME/router/table.json   {"hold_seconds": 30, "serial": n, "endpoints": [{"name",
                                      "listen": [host, port], "targets": [[host, port], ...],
-                                     "balance": "first" | "spread"}]}
+                                     "balance": "first" | "spread", "wake": true?}]}
 
 `first`: every connection goes to the first reachable target in order (a writer endpoint: one target,
 the primary). `spread`: connections are spread round-robin over the targets (a reader endpoint).
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_HOLD = 30.0
+WAKE_SOCKET = "wake.sock"  # in the router's directory: Kura's datagram socket for wake-ups
 
 Address = tuple[str, int]
 
@@ -28,6 +29,7 @@ class Endpoint:
     listen: Address
     targets: tuple[Address, ...] = ()
     balance: str = "first"
+    wake: bool = False  # a connection held here is told to Kura (WAKE_SOCKET): a paused database resumes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def _address(value: Any) -> Address:
 def parse(doc: dict[str, Any]) -> Table:
     endpoints = tuple(
         Endpoint(str(e["name"]), _address(e["listen"]), tuple(_address(t) for t in e.get("targets") or ()),
-                 str(e.get("balance") or "first"))
+                 str(e.get("balance") or "first"), bool(e.get("wake")))
         for e in doc.get("endpoints") or ())
     return Table(endpoints, float(doc.get("hold_seconds", DEFAULT_HOLD)), serial=int(doc.get("serial", 0)))
 
@@ -64,7 +66,8 @@ def load(path: Path) -> Table:
 def dump(table: Table) -> dict[str, Any]:
     return {"hold_seconds": table.hold_seconds, "serial": table.serial,
             "endpoints": [{"name": e.name, "listen": list(e.listen), "targets": [list(t) for t in e.targets],
-                           "balance": e.balance} for e in table.endpoints]}
+                           "balance": e.balance, **({"wake": True} if e.wake else {})}
+                          for e in table.endpoints]}
 
 
 def write(path: Path, table: Table) -> None:

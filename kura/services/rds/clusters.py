@@ -64,8 +64,13 @@ def members(ctx: Ctx, cluster_id: str) -> list[Resource]:
             if r.spec.get("DBClusterIdentifier") == cluster_id and r.spec.get("desired") != "deleted"]
 
 
+AUTO_PAUSE_DEFAULT = 300
+AUTO_PAUSE_RANGE = (300, 86_400)
+
+
 def scaling(value: dict[str, Any] | None) -> dict[str, float] | None:
-    """ServerlessV2ScalingConfiguration: capacities in 0.5-ACU steps, 0 ≤ Min ≤ Max ≤ 256, Max ≥ 1."""
+    """ServerlessV2ScalingConfiguration: capacities in 0.5-ACU steps, 0 ≤ Min ≤ Max ≤ 256, Max ≥ 1;
+    with a minimum of 0, SecondsUntilAutoPause (300–86,400, default 300)."""
     if value is None:
         return None
     low, high = value.get("MinCapacity"), value.get("MaxCapacity")
@@ -78,7 +83,14 @@ def scaling(value: dict[str, Any] | None) -> dict[str, float] | None:
                                  f"0 to {MAX_ACU:g}.")
     if high < max(low, 1.0):
         raise errors.invalid(f"MaxCapacity {high:g} must be at least MinCapacity ({low:g}) and at least 1.")
-    return {"MinCapacity": low, "MaxCapacity": high}
+    if low > 0:  # as on Aurora: only a minimum of 0 ACUs pauses, so the setting is dropped
+        return {"MinCapacity": low, "MaxCapacity": high}
+    pause = value.get("SecondsUntilAutoPause")
+    pause = AUTO_PAUSE_DEFAULT if pause is None else int(pause)
+    if not AUTO_PAUSE_RANGE[0] <= pause <= AUTO_PAUSE_RANGE[1]:
+        raise errors.invalid(f"SecondsUntilAutoPause {pause} is not valid: specify a value between "
+                             f"{AUTO_PAUSE_RANGE[0]} and {AUTO_PAUSE_RANGE[1]} seconds.")
+    return {"MinCapacity": low, "MaxCapacity": high, "SecondsUntilAutoPause": pause}
 
 
 def _group(ctx: Ctx, ref: str | None, major: str) -> str:
