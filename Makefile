@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= --durations=20  # the slowest tests, in the CI log: the 20-minute budget is watched from it
 
-.PHONY: help install deb engines up test lint bench clean
+.PHONY: help install deb engines up test test-all lint bench clean
 
 help:
 	@echo "make up      install what is missing, then run Kura in the foreground (Ctrl-C stops it)"
-	@echo "make test    install what is missing, then run the test suite"
+	@echo "make test    install what is missing, then run the test suite (what CI runs)"
+	@echo "make test-all  the same with the long chaos and benchmark tests marked slow"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   run the benchmarks (results in bench/results/)"
 
@@ -39,6 +40,9 @@ up: install
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-all: install
+	KURA_SLOW=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check kura tests bench
