@@ -65,7 +65,18 @@ def test_members_take_the_cluster_settings(rds: Rds) -> None:
         "InvalidParameterCombination"
     assert rds.code("CreateDBInstance", DBInstanceIdentifier="m1",
                     **{**member, "DBInstanceClass": "db.serverless"}) == "InvalidParameterCombination"
-    writer = rds("CreateDBInstance", DBInstanceIdentifier="m1", **member)["DBInstance"]
+    rds("CreateDBParameterGroup", DBParameterGroupName="rds16", DBParameterGroupFamily="postgres16",
+        Description="an RDS group")
+    rds("CreateDBParameterGroup", DBParameterGroupName="aurora16",
+        DBParameterGroupFamily="aurora-postgresql16", Description="an Aurora instance group")
+    assert rds.code("CreateDBInstance", DBInstanceIdentifier="m1", DBParameterGroupName="rds16",
+                    **member) == "InvalidParameterCombination"  # Aurora's take aurora-postgresql groups
+    writer = rds("CreateDBInstance", DBInstanceIdentifier="m1", DBParameterGroupName="aurora16",
+                 **member)["DBInstance"]
+    assert writer["DBParameterGroups"][0]["DBParameterGroupName"] == "aurora16"
+    assert rds.code("CreateDBInstance", DBInstanceIdentifier="solo", Engine="postgres", MasterUsername="x",
+                    MasterUserPassword=PASSWORD, DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+                    DBParameterGroupName="aurora16") == "InvalidParameterCombination"
     assert (writer["DBClusterIdentifier"], writer["Engine"], writer["DBName"]) == ("c1", "aurora-postgresql",
                                                                                    "app")
     assert (writer["StorageType"], writer["AllocatedStorage"], writer["MasterUsername"]) == ("aurora", 1,

@@ -61,7 +61,8 @@ def test_create_describe_seed_000_and_defaults(rds: Rds) -> None:
         "DBParameterGroupArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:pg:auratime-postgres16",
     }
     names = [g["DBParameterGroupName"] for g in rds("DescribeDBParameterGroups")["DBParameterGroups"]]
-    assert names == ["auratime-postgres16", "default.postgres15", "default.postgres16"]
+    assert names == ["auratime-postgres16", "default.aurora-postgresql15", "default.aurora-postgresql16",
+                     "default.postgres15", "default.postgres16"]
     one = rds("DescribeDBParameterGroups", DBParameterGroupName="default.postgres16")["DBParameterGroups"]
     assert one[0]["Description"] == "Default parameter group for postgres16"
     assert rds.code("DescribeDBParameterGroups", DBParameterGroupName="nope") == "DBParameterGroupNotFound"

@@ -15,7 +15,7 @@ ENGINE = "postgres"
 OTHER_ENGINES = ("aurora-postgresql", "aurora-mysql", "mysql", "mariadb", "oracle-ee", "oracle-ee-cdb",
                  "oracle-se2", "oracle-se2-cdb", "sqlserver-ee", "sqlserver-se", "sqlserver-ex",
                  "sqlserver-web", "db2-se", "db2-ae", "custom-oracle-ee", "custom-sqlserver-ee")
-_FAMILY = re.compile(r"^postgres(\d+)$")
+_FAMILY = re.compile(r"^(?:postgres|aurora-postgresql)(\d+)$")  # RDS and Aurora DB instances
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?$")
 
 
@@ -30,8 +30,9 @@ class Version:
         return family_of(self.major)
 
 
-def family_of(major: int) -> str:
-    return f"postgres{major}"
+def family_of(major: int, aurora: bool = False) -> str:
+    """The DB parameter group family of a major: an Aurora cluster's DB instances have their own."""
+    return f"aurora-postgresql{major}" if aurora else f"postgres{major}"
 
 
 def major_of_family(family: str) -> int | None:
@@ -68,7 +69,7 @@ def require_family(store: Store, family: str) -> int:
     major = major_of_family(family)
     if major is None:
         raise errors.invalid(f"DBParameterGroupFamily {family} is not a valid parameter group family. "
-                             "kura runs the postgres engine only (families postgres<major>).")
+                             "kura runs PostgreSQL (families postgres<major> and aurora-postgresql<major>).")
     if newest(store, major) is None:
         installed = ", ".join(family_of(m) for m in majors(store)) or "none"
         raise errors.invalid(

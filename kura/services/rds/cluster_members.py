@@ -70,7 +70,7 @@ def _base(cluster: Resource, params: dict[str, Any]) -> dict[str, Any]:
         "EngineVersion", "Port", "DBSubnetGroupName", "VpcSecurityGroupIds", "PreferredBackupWindow",
         "PreferredMaintenanceWindow", "StorageEncrypted", "KmsKeyId", "EnableIAMDatabaseAuthentication",
         "EnableCloudwatchLogsExports", "CopyTagsToSnapshot")}
-    merged.update({k: v for k, v in params.items() if v is not None and k not in (CLUSTER, "PromotionTier")})
+    merged.update({k: v for k, v in params.items() if v is not None and k != "PromotionTier"})
     merged.update({"Engine": "postgres", "DBName": spec.get("DatabaseName"), "AllocatedStorage": STORAGE_GIB,
                    "StorageType": "gp3", "BackupRetentionPeriod": spec.get("BackupRetentionPeriod")})
     return {k: v for k, v in merged.items() if v is not None}

@@ -119,11 +119,12 @@ def _engine(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if charset is not None and charset.upper().replace("-", "") != "UTF8":
         raise errors.invalid(f"Invalid CharacterSetName {charset}: "
                              "kura creates PostgreSQL databases in UTF8.")
-    group = find(ctx, params.get("DBParameterGroupName") or default_name(major))
-    if group.family != catalogue.family_of(major):
+    aurora = bool(params.get("DBClusterIdentifier"))
+    group = find(ctx, params.get("DBParameterGroupName") or default_name(major, aurora))
+    if group.family != catalogue.family_of(major, aurora):
         raise errors.combination(f"The parameter group {group.name} with DBParameterGroupFamily "
                                  f"{group.family} can't be used for this instance. Use a parameter group "
-                                 f"with DBParameterGroupFamily {catalogue.family_of(major)}.")
+                                 f"with DBParameterGroupFamily {catalogue.family_of(major, aurora)}.")
     port = params.get("Port", DEFAULT_PORT)
     check.port(port)
     if params.get("DBName") is not None:

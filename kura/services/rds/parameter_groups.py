@@ -37,8 +37,8 @@ class Group:
         return group_views.parameter_group(self.name, self.family, self.description, ctx.region, ctx.account)
 
 
-def default_name(major: int) -> str:
-    return f"{DEFAULT_PREFIX}{catalogue.family_of(major)}"
+def default_name(major: int, aurora: bool = False) -> str:
+    return f"{DEFAULT_PREFIX}{catalogue.family_of(major, aurora)}"
 
 
 def _default(ctx: Ctx, name: str) -> Group | None:
@@ -116,7 +116,8 @@ def describe_db_parameter_groups(ctx: Ctx, params: dict[str, Any]) -> dict[str, 
     if ref is not None:
         groups = [find(ctx, ref)]
     else:
-        defaults = [g for m in catalogue.majors(ctx.store) if (g := _default(ctx, default_name(m)))]
+        defaults = [g for m in catalogue.majors(ctx.store) for aurora in (False, True)
+                    if (g := _default(ctx, default_name(m, aurora)))]
         groups = defaults + [_stored(r) for r in ctx.store.list(KIND_PARAMETER_GROUP, ctx.region)]
     page, marker = rds_page(groups, lambda g: g.name, params)
     return shared.with_marker({"DBParameterGroups": [g.view(ctx) for g in page]}, marker)

@@ -257,4 +257,5 @@ def _certificate(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]
 
 
 def family(spec: dict[str, Any]) -> str:
-    return catalogue.family_of(int(str(spec["EngineVersion"]).split(".")[0]))
+    major = int(str(spec["EngineVersion"]).split(".")[0])
+    return catalogue.family_of(major, bool(spec.get("DBClusterIdentifier")))
