@@ -153,3 +153,31 @@ def test_the_group_goes_with_the_instance(kura: KuraServer, writer: dict[str, An
     rds.delete_db_instance(DBInstanceIdentifier="sls-1", SkipFinalSnapshot=True)
     group = _group(kura, writer["dbi"])
     wait_for(lambda: not group.exists(), 60, "the group removed")
+
+
+def test_without_writable_cgroups_the_settings_still_scale_and_kura_says_so(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A host whose cgroups Kura may not write (here: a cgroup root with nothing in it)."""
+    home = tmp_path_factory.mktemp("no-cgroups")
+    with running(home / "home", KURA_CGROUP_ROOT=str(home)) as server:
+        rds = server.client("rds")
+        rds.create_db_cluster(DBClusterIdentifier="free", Engine="aurora-postgresql", MasterUsername="master",
+                              MasterUserPassword=PASSWORD, DatabaseName="app",
+                              ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4})
+        rds.create_db_instance(DBInstanceIdentifier="free-1", DBClusterIdentifier="free",
+                               Engine="aurora-postgresql", DBInstanceClass="db.serverless")
+        wait_status(rds, "free-1", "available", 120)
+        said = wait_for(lambda: [e["Message"] for e in rds.describe_events(
+            SourceType="db-instance", SourceIdentifier="free-1", Duration=60)["Events"]
+            if "not enforced" in e["Message"]], 20, "the event")
+        assert "cgroup" in said[0]
+        target = endpoint(cluster(rds, "free"))
+        before = query(target, "SHOW effective_cache_size")
+        rds.modify_db_cluster(DBClusterIdentifier="free", ApplyImmediately=True,
+                              ServerlessV2ScalingConfiguration={"MinCapacity": 2, "MaxCapacity": 4})
+        wait_for(lambda: query(target, "SHOW effective_cache_size") not in (before, None), 20,
+                 "the live setting sized for 2 ACUs")
+        shown = subprocess.run([sys.executable, "-m", "kura", "status", "--home", str(server.home)],
+                               capture_output=True, text=True, timeout=30, env={"COLUMNS": "250"}).stdout
+        line = next(x for x in shown.splitlines() if "free-1" in x)
+        assert "2 ACU, 50% of max, not enforced" in line, shown
