@@ -23,16 +23,18 @@ from kura.api.credentials import load_or_create
 from kura.api.gateway import Gateway
 from kura.clock import SystemClock
 from kura.config import Paths, Settings
+from kura.control import cwlogs
 from kura.control import registry as control_registry
 from kura.control.elasticache import catalog_publisher as ec_catalog
 from kura.control.elasticache import cluster as ec_cluster
-from kura.control.rds import autopause, catalog_publisher, serverless
+from kura.control.rds import autopause, catalog_publisher, insights, serverless
 from kura.control.rds import backups as rds_backups
 from kura.control.rds import instance as rds_instance
 from kura.control.rds import routing as rds_routing
 from kura.control.runtime import Runtime
 from kura.crypto import MasterKey
 from kura.env import Env
+from kura.metrics import collector as metrics_collector
 from kura.services import registry
 from kura.store.sqlite import SqliteStore
 
@@ -122,6 +124,9 @@ def serve(settings: Settings) -> None:
     _publish_routes(env)
     runtime = Runtime(env, control_registry.all_reconcilers())
     runtime.start()
+    insights.start(env)
+    cwlogs.start(env)
+    collector = metrics_collector.start(env)
     waker = autopause.Waker(env)
     config = uvicorn.Config(App(gateway), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)
@@ -132,6 +137,9 @@ def serve(settings: Settings) -> None:
         server.run()
     finally:
         waker.close()
+        insights.stop(env)
+        cwlogs.stop(env)
+        collector.stop()
         runtime.stop(timeout=10)
         if _stop_all_requested(paths):
             for hook in STOP_ALL_HOOKS:

@@ -1,4 +1,5 @@
-"""The ASGI application: Kura's own endpoints under /_kura/, everything else to the AWS gateway."""
+"""The ASGI application: Kura's own endpoints under /_kura/, /metrics for Prometheus, everything else to
+the AWS gateway."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from starlette.types import Receive, Scope, Send
 
 from kura.api.gateway import Gateway
 from kura.api.types import Headers, HttpRequest
+from kura.metrics import prometheus
+from kura.services.sns import signing
 
 
 class App:
@@ -32,6 +35,9 @@ class App:
         if path.startswith("/_kura/"):
             await self._own(path)(scope, receive, send)
             return
+        if path == "/metrics" and scope["method"] in ("GET", "HEAD"):  # Prometheus scrapes
+            await Response(prometheus.render(), media_type=prometheus.CONTENT_TYPE)(scope, receive, send)
+            return
         raw_query = scope.get("query_string", b"").decode("latin-1")
         http = HttpRequest(
             method=scope["method"],
@@ -49,6 +55,10 @@ class App:
         if path == "/_kura/health":
             body = {"status": "ok", "pid": os.getpid(), "uptime": round(time.time() - self.started, 3)}
             return Response(json.dumps(body), media_type="application/json")
+        if path.startswith(signing.URL_PREFIX):  # SNS's SigningCertURL
+            pem = signing.certificate(self.gateway.env.settings.paths, path[len(signing.URL_PREFIX):])
+            if pem is not None:
+                return Response(pem, media_type="application/x-x509-ca-cert")
         return Response(json.dumps({"error": f"no such Kura endpoint {path}"}), status_code=404,
                         media_type="application/json")
 

@@ -5,10 +5,12 @@ Every outcome is an AWS-shaped response in the caller's protocol; nothing escape
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
 import uuid
+import zlib
 from dataclasses import dataclass
 
 from botocore.model import OperationModel, ServiceModel
@@ -27,6 +29,10 @@ log = logging.getLogger("kura.api")
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
+MAX_INFLATED = 64 * 1024 * 1024
+# What AWS answers without a signature: the links SNS puts in its messages (the token in a
+# SubscribeURL is the credential; an UnsubscribeURL works unless the owner asked otherwise).
+ANONYMOUS = frozenset({("sns", "ConfirmSubscription"), ("sns", "Unsubscribe")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +60,23 @@ class Gateway:
         route: Route | None = None
         operation: OperationModel | None = None
         try:
-            route = self._route(request)
-            if self.auth is AuthMode.SIGV4:
+            plain = _decompressed(request)  # the signature covers the body as sent, the codecs read it plain
+            route = self._route(plain)
+            name = route.codec.operation_name(plain, route.model)
+            anonymous = (route.service, name) in ANONYMOUS and sigv4.scope_of(request) is None
+            if self.auth is AuthMode.SIGV4 and not anonymous:
                 sigv4.verify(request, self._secret_for, self.env.clock.now(),
                              style=sigv4.style_for(route.model.metadata))
-            name = route.codec.operation_name(request, route.model)
             if name is None or name not in route.model.operation_names:
                 raise _unknown_operation(route, name)
             operation = route.model.operation_model(name)
-            params = route.codec.parse(request, operation)
+            params = route.codec.parse(plain, operation)
             if operation.input_shape is not None:
                 validate(operation.input_shape, params, error_style(route.model))
             handler = registry.lookup(route.service, name)
             if handler is None:
                 raise not_implemented(route.service, name)
-            ctx = Ctx(self.env, route.service, name, route.region, request_id, route.access_key)
+            ctx = Ctx(self.env, route.service, name, route.region, request_id, route.access_key, anonymous)
             result = handler(ctx, params)
             return route.codec.serialize(operation, result, request_id)
         except AwsError as err:
@@ -102,6 +110,23 @@ class Gateway:
         if route is not None:
             return route.codec.serialize_error(route.model, operation, err, request_id)
         return _bare_error(request, err, request_id)
+
+
+def _decompressed(request: HttpRequest) -> HttpRequest:
+    """AWS request compression: SDKs gzip large bodies (botocore: PutMetricData over 10 KiB) and say so in
+    Content-Encoding."""
+    encoding = (request.headers.get("content-encoding") or "").lower()
+    if "gzip" not in encoding or not request.body:
+        return request
+    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflate.decompress(request.body, MAX_INFLATED)
+    except zlib.error as exc:
+        raise AwsError("SerializationException", f"The gzip request body cannot be read: {exc}") from None
+    if inflate.unconsumed_tail:
+        raise AwsError("RequestEntityTooLarge", f"The request body inflates beyond {MAX_INFLATED} bytes.",
+                       413)
+    return dataclasses.replace(request, body=body)
 
 
 def _service_of(request: HttpRequest, signing_name: str | None) -> str:

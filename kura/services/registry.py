@@ -25,6 +25,7 @@ class Ctx:
     region: str
     request_id: str
     access_key: str = ""
+    anonymous: bool = False  # an unsigned call AWS allows (SNS's SubscribeURL / UnsubscribeURL links)
 
     @property
     def store(self) -> Store:

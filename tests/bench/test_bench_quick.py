@@ -81,3 +81,30 @@ def test_serverless_quick() -> None:
     assert data["select_only_tps_at_acu"]["1"] > 0 and data["select_only_tps_at_acu"]["4"] > 0
     assert data["load_step"]["peak_acu"] > 0.5 and len(data["resume_to_first_query_s"]) == 2
     print(data["summary"])
+
+
+def test_clone_quick() -> None:
+    data = run_quick("clone")
+    assert data["clone_runs"] and data["full_copy_runs"]
+    rows = data["source"]["rows"]
+    assert all(r["cluster_available_s"] > 0 for r in data["clone_runs"]) and rows > 0
+    assert sum(data["clone_copy_methods"].values()) > 0  # the clone was copied file by file
+    print(data["summary"])
+
+
+def test_pi_overhead_quick() -> None:
+    data = run_quick("pi_overhead")
+    assert data["tps_on_mean"] > 0 and data["tps_off_mean"] > 0 and len(data["pair_ratios_on_to_off"]) == 2
+    on = [r for r in data["rounds"] if r["pi"]]
+    assert all(r["sampled_seconds"] > 0 and r["sampler_backends"] == 1 for r in on)  # the sampler ran
+    assert not any(r["sampler_backends"] for r in data["rounds"] if not r["pi"])  # and stopped when off
+    print(data["summary"])
+
+
+def test_observability_quick() -> None:
+    data = run_quick("observability")
+    cost = data["collector"]
+    assert cost["ticks"] > 0 and cost["collector_backends"] == cost["instances"] == data["args"]["instances"]
+    for period in (60, 3600):
+        assert data["get_metric_statistics"][f"period_{period}_basic"]["sample_count"] == 86_400
+    print(data["summary"])

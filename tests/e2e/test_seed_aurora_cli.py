@@ -53,6 +53,16 @@ SEED002_STATUS = """\
 aws rds describe-db-clusters \\
   --db-cluster-identifier $(terraform output -raw cluster_id)
 """
+SEED003_LOGS = """\
+# 接続できない → CloudWatch Logsでエラー確認
+aws logs describe-log-streams \\
+  --log-group-name /aws/rds/cluster/$(terraform output -raw cluster_id)/postgresql \\
+  --query 'logStreams[].logStreamName' --output text
+aws logs filter-log-events \\
+  --log-group-name /aws/rds/cluster/$(terraform output -raw cluster_id)/postgresql \\
+  --start-time $(( ($(date +%s) - 300) * 1000 )) \\
+  --filter-pattern '?FATAL ?ERROR' --query 'events[].message' --output text
+"""
 SEED003_PITR = """\
 aws rds restore-db-cluster-to-point-in-time \\
   --source-db-cluster-identifier miyabi-prod-aurora-cluster \\
@@ -91,7 +101,8 @@ def aurora(rds_server: KuraServer) -> dict[str, Any]:
                    "aurora-postgresql", "--engine-version", "15.4", "--database-name", "miyabi_auth_billing",
                    "--master-username", "postgres", "--master-user-password", password,
                    "--backup-retention-period", "7", "--storage-encrypted",
-                   "--serverless-v2-scaling-configuration", "MinCapacity=0.5,MaxCapacity=16")
+                   "--serverless-v2-scaling-configuration", "MinCapacity=0.5,MaxCapacity=16",
+                   "--enable-cloudwatch-logs-exports", "postgresql")  # seed 003: CloudWatch Logs統合
     writer_of(rds_server, CLUSTER, f"{CLUSTER}-instance-1")
     found = wait_for(lambda: (c := cluster(rds_server, CLUSTER)).get("EarliestRestorableTime") and c, 90,
                      "a restorable time")
@@ -152,3 +163,18 @@ def test_seed003_point_in_time_restore(rds_server: KuraServer, aurora: dict[str,
     refused = bash(rds_server, SEED003_PITR.replace("miyabi-prod-aurora-restored", "too-early"), tmp_path,
                    check=False)
     assert refused.returncode != 0 and "InvalidRestoreFault" in refused.stderr  # 2025: before the cluster
+
+
+def test_seed003_connection_errors_in_cloudwatch_logs(rds_server: KuraServer, aurora: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    """Seed 003's troubleshooting step: a client that cannot connect, and its error read from the
+    cluster's exported PostgreSQL log (stream = the writer instance) with the AWS CLI."""
+    found = cluster(rds_server, CLUSTER)
+    assert found["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    refused = psql(found["Endpoint"], found["Port"], "postgres", "wrong-password", "miyabi_auth_billing",
+                   "SELECT 1", check=False)
+    assert refused.returncode != 0
+    time.sleep(1.0)  # exported within a second
+    streams, _, errors = bash(rds_server, terraform(SEED003_LOGS), tmp_path).stdout.partition("\n")
+    assert streams.split() == [f"{CLUSTER}-instance-1"]
+    assert 'FATAL:  password authentication failed for user "postgres"' in errors

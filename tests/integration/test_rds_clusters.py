@@ -13,10 +13,18 @@ import psycopg
 import pytest
 
 from kura.config import Settings
-from kura.control.rds import nodes
+from kura.control.rds import autostart, nodes
 from kura.net import tls
+from kura.services.rds.records import KIND_CLUSTER
 from tests.ha_writer import HaWriter, missing
-from tests.integration.test_rds_lifecycle import PASSWORD, connect, running, wait_for, wait_status
+from tests.integration.test_rds_lifecycle import (
+    PASSWORD,
+    connect,
+    running,
+    stopped_days_ago,
+    wait_for,
+    wait_status,
+)
 from tests.kura_fixture import KuraServer
 
 pytestmark = pytest.mark.skipif(not nodes.engines(), reason="no PostgreSQL installed")
@@ -134,7 +142,7 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
 
     _custom_endpoints(rds)
     _snapshot_and_restores(rds)
-    _stop_and_start(rds, found)
+    _stop_and_start(kura, found)
     assert refused("InvalidDBClusterStateFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
                    SkipFinalSnapshot=True)
     assert "readers" in refused("InvalidDBClusterStateFault", rds.delete_db_instance,
@@ -156,15 +164,45 @@ def test_writer_and_reader_behind_the_cluster_endpoints(kura: KuraServer) -> Non
 
     rds.delete_db_instance(DBInstanceIdentifier="aurora-w2")
     wait_for(lambda: not cluster(rds, "aurora")["DBClusterMembers"], 60, "the writer deleted")
-    assert rds.delete_db_cluster(DBClusterIdentifier="aurora", SkipFinalSnapshot=True)["DBCluster"][
-        "Status"] == "deleting"
-    wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the cluster deleted")
+    _final_snapshot(rds)
+
+
+def _final_snapshot(rds: Any) -> None:
+    """DeleteDBCluster's final snapshot is of the cluster's storage (its deleted writer's continuous
+    backup) and restores as a cluster with every commit."""
+    assert refused("InvalidParameterCombination", rds.delete_db_cluster, DBClusterIdentifier="aurora")
+    assert refused("InvalidParameterCombination", rds.delete_db_cluster, DBClusterIdentifier="aurora",
+                   SkipFinalSnapshot=True, FinalDBSnapshotIdentifier="aurora-final")
+    assert refused("DBClusterSnapshotAlreadyExistsFault", rds.delete_db_cluster, DBClusterIdentifier="aurora",
+                   FinalDBSnapshotIdentifier="aurora-snap-copy")
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-snap-copy")
+    assert rds.delete_db_cluster(DBClusterIdentifier="aurora", FinalDBSnapshotIdentifier="aurora-final")[
+        "DBCluster"]["Status"] == "deleting"
+    wait_for(lambda: not any(c["DBClusterIdentifier"] == "aurora"
+                             for c in rds.describe_db_clusters()["DBClusters"]), 60, "the cluster deleted")
     assert refused("DBClusterNotFoundFault", rds.describe_db_clusters, DBClusterIdentifier="aurora")
+    snap = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="aurora-final")[
+        "DBClusterSnapshots"][0]
+    assert (snap["Status"], snap["SnapshotType"], snap["DBClusterIdentifier"]) == ("available", "manual",
+                                                                                   "aurora")
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="aurora-again",
+                                         SnapshotIdentifier="aurora-final", Engine="aurora-postgresql")
+    wait_for(lambda: cluster(rds, "aurora-again")["Status"] == "available", 30, "the restored cluster")
+    rds.create_db_instance(DBInstanceIdentifier="aurora-again-w", DBClusterIdentifier="aurora-again",
+                           Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+    wait_status(rds, "aurora-again-w", "available", 180)
+    assert _notes(endpoint(cluster(rds, "aurora-again"))) == ["through the cluster endpoint", "after"]
+    rds.delete_db_instance(DBInstanceIdentifier="aurora-again-w")
+    wait_for(lambda: not cluster(rds, "aurora-again")["DBClusterMembers"], 60, "the writer deleted")
+    rds.delete_db_cluster(DBClusterIdentifier="aurora-again", SkipFinalSnapshot=True)
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-final")
+    wait_for(lambda: not rds.describe_db_clusters()["DBClusters"], 30, "the clusters deleted")
 
 
-def _stop_and_start(rds: Any, found: dict[str, Any]) -> None:
+def _stop_and_start(kura: KuraServer, found: dict[str, Any]) -> None:
     """StopDBCluster stops every DB instance (they refuse to be stopped one by one); StartDBCluster
-    brings them back with the data."""
+    brings them back with the data, and so does a stop of seven days."""
+    rds = kura.client("rds")
     assert rds.stop_db_cluster(DBClusterIdentifier="aurora")["DBCluster"]["Status"] == "stopping"
     wait_for(lambda: cluster(rds, "aurora")["Status"] == "stopped", 90, "the cluster stopped")
     assert refused("InvalidDBClusterStateFault", rds.stop_db_cluster, DBClusterIdentifier="aurora")
@@ -174,6 +212,17 @@ def _stop_and_start(rds: Any, found: dict[str, Any]) -> None:
         wait_status(rds, ident, "available", 60)
     wait_for(lambda: _notes(endpoint(found, "ReaderEndpoint")) == ["through the cluster endpoint"], 30,
              "the data after the start")
+
+    # stopped for seven days (its stop time moved back in the store): AWS starts it, so does Kura
+    rds.stop_db_cluster(DBClusterIdentifier="aurora")
+    wait_for(lambda: cluster(rds, "aurora")["Status"] == "stopped", 90, "the cluster stopped again")
+    stopped_days_ago(kura, KIND_CLUSTER, "aurora", 7)
+    wait_for(lambda: cluster(rds, "aurora")["Status"] == "available", 90, "the cluster started by itself")
+    for ident in ("aurora-w", "aurora-r"):
+        wait_status(rds, ident, "available", 60)
+    said = [e["Message"] for e in rds.describe_events(SourceType="db-cluster", SourceIdentifier="aurora")[
+        "Events"]]
+    assert autostart.CLUSTER_STARTED in said, said
 
 
 def _custom_endpoints(rds: Any) -> None:
@@ -199,8 +248,9 @@ def _custom_endpoints(rds: Any) -> None:
 
 
 def _snapshot_and_restores(rds: Any) -> None:
-    """A manual cluster snapshot, a cluster restored from it and one restored to the latest restorable
-    time: each has no DB instance until one is added, and that writer has the data."""
+    """A manual cluster snapshot and a copy of it, a cluster restored from the copy, one restored to the
+    latest restorable time and a clone (copy-on-write): each has no DB instance until one is added, and
+    that writer has the data; what the clone and its source write afterwards stays on their side."""
     snap = rds.create_db_cluster_snapshot(DBClusterIdentifier="aurora",
                                           DBClusterSnapshotIdentifier="aurora-snap")["DBClusterSnapshot"]
     assert (snap["DBClusterIdentifier"], snap["SnapshotType"]) == ("aurora", "manual")
@@ -209,29 +259,67 @@ def _snapshot_and_restores(rds: Any) -> None:
     listed = rds.describe_db_cluster_snapshots(DBClusterIdentifier="aurora")["DBClusterSnapshots"]
     assert {s["SnapshotType"] for s in listed} == {"manual", "automated"}
     assert all(not s.get("DBClusterIdentifier") for s in rds.describe_db_snapshots()["DBSnapshots"])
+    copied = rds.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier="aurora-snap",
+                                          TargetDBClusterSnapshotIdentifier="aurora-snap-copy")[
+        "DBClusterSnapshot"]
+    assert copied["SourceDBClusterSnapshotArn"].endswith(":cluster-snapshot:aurora-snap")
+    wait_for(lambda: rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="aurora-snap-copy")[
+        "DBClusterSnapshots"][0]["Status"] == "available", 60, "the copy")
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-snap")  # the copy stands alone
     rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="aurora-from-snap",
-                                         SnapshotIdentifier="aurora-snap", Engine="aurora-postgresql")
+                                         SnapshotIdentifier="aurora-snap-copy", Engine="aurora-postgresql")
     rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="aurora-pitr",
                                             SourceDBClusterIdentifier="aurora", UseLatestRestorableTime=True)
-    for ident in ("aurora-from-snap", "aurora-pitr"):
-        restored = wait_for(lambda ident=ident: (c := cluster(rds, ident))["Status"] == "available" and c, 30,
+    for ident in ("aurora-clone", "aurora-clone2"):  # the second one never gets a DB instance
+        clone = rds.restore_db_cluster_to_point_in_time(
+            DBClusterIdentifier=ident, SourceDBClusterIdentifier="aurora", RestoreType="copy-on-write",
+            UseLatestRestorableTime=True)["DBCluster"]
+        assert clone["Status"] == "creating"
+    restores = ("aurora-from-snap", "aurora-pitr", "aurora-clone")
+    for ident in restores:
+        restored = wait_for(lambda ident=ident: (c := cluster(rds, ident))["Status"] == "available" and c, 60,
                             f"cluster {ident}")
         assert restored["DBClusterMembers"] == [] and restored["MasterUsername"] == "master"
         rds.create_db_instance(DBInstanceIdentifier=f"{ident}-w", DBClusterIdentifier=ident,
                                Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
-    for ident in ("aurora-from-snap", "aurora-pitr"):
+    for ident in restores:
         wait_status(rds, f"{ident}-w", "available", 180)
         assert _notes(endpoint(cluster(rds, ident))) == ["through the cluster endpoint"]
+    _clone_is_independent(endpoint(cluster(rds, "aurora")), endpoint(cluster(rds, "aurora-clone")))
+    for ident in restores:
         rds.delete_db_instance(DBInstanceIdentifier=f"{ident}-w")
-    for ident in ("aurora-from-snap", "aurora-pitr"):
+    for ident in restores:
         wait_for(lambda ident=ident: not cluster(rds, ident)["DBClusterMembers"], 60,
                  f"{ident}'s writer gone")
         rds.delete_db_cluster(DBClusterIdentifier=ident, SkipFinalSnapshot=True)
-    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="aurora-snap")
+    _final_snapshot_of_a_clone(rds)
 
 
+def _final_snapshot_of_a_clone(rds: Any) -> None:
+    """A clone that never had a DB instance: its final snapshot is of its volume, and restores."""
+    wait_for(lambda: cluster(rds, "aurora-clone2")["Status"] == "available", 60, "the second clone")
+    rds.delete_db_cluster(DBClusterIdentifier="aurora-clone2", FinalDBSnapshotIdentifier="clone2-final")
+    wait_for(lambda: rds.describe_db_cluster_snapshots(DBClusterIdentifier="aurora-clone2")[
+        "DBClusterSnapshots"][0]["Status"] == "available", 60, "the clone's final snapshot")
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="from-clone2", SnapshotIdentifier="clone2-final",
+                                         Engine="aurora-postgresql")
+    wait_for(lambda: cluster(rds, "from-clone2")["Status"] == "available", 30, "the restored clone")
+    rds.create_db_instance(DBInstanceIdentifier="from-clone2-w", DBClusterIdentifier="from-clone2",
+                           Engine="aurora-postgresql", DBInstanceClass="db.t3.medium")
+    wait_status(rds, "from-clone2-w", "available", 180)
+    assert _notes(endpoint(cluster(rds, "from-clone2"))) == ["through the cluster endpoint"]
+    rds.delete_db_instance(DBInstanceIdentifier="from-clone2-w")
+    wait_for(lambda: not cluster(rds, "from-clone2")["DBClusterMembers"], 60, "from-clone2's writer gone")
+    rds.delete_db_cluster(DBClusterIdentifier="from-clone2", SkipFinalSnapshot=True)
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="clone2-final")
 
 
+def _clone_is_independent(source: dict[str, Any], clone: dict[str, Any]) -> None:
+    assert query(clone, "INSERT INTO notes VALUES (9, 'in the clone')") == []
+    assert query(source, "CREATE TABLE after_the_clone (id int)") == []
+    assert _notes(clone) == ["through the cluster endpoint", "in the clone"]
+    assert _notes(source) == ["through the cluster endpoint"]
+    assert query(clone, "SELECT to_regclass('after_the_clone') IS NULL") == [True]
 
 
 def test_failover_moves_the_writer_without_losing_a_commit(kura: KuraServer) -> None:

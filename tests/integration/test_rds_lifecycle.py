@@ -24,9 +24,12 @@ import psycopg
 import pytest
 
 from kura.config import Settings
-from kura.control.rds import nodes
+from kura.control.rds import autostart, nodes
 from kura.net import tls
 from kura.net.router.control import RouterControl
+from kura.services.rds.records import KIND_INSTANCE
+from kura.store.sqlite import SqliteStore
+from kura.store.types import VersionConflict
 from tests.kura_fixture import KuraServer, free_port
 
 PASSWORD = "Master-pass-1"
@@ -91,6 +94,27 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def stopped_days_ago(server: KuraServer, kind: str, ident: str, days: float) -> None:
+    """Move a stopped resource's stop time (status stopped_at, recorded by its reconciler once it is
+    stopped) `days` back in the running Kura's store: what seven days of waiting would do."""
+    store = SqliteStore(server.home / "state.db")
+    try:
+        def moved() -> bool:
+            res = store.get(kind, server.region, ident)
+            if res is None or res.status.get("stopped_at") is None:
+                return False
+            try:
+                at = float(res.status["stopped_at"]) - days * 86400
+                store.update(res, status={**res.status, "stopped_at": at})
+            except VersionConflict:
+                return False
+            return True
+
+        wait_for(moved, 30, f"the stop time of {ident}")
+    finally:
+        store.close()
 
 
 def describe(rds: Any, ident: str) -> dict[str, Any]:
@@ -275,6 +299,14 @@ def test_stop_start_then_delete(rds_kura: KuraServer) -> None:
     inst = wait_status(rds, "life-db", "available")
     with connect(inst) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+    # stopped for seven days (its stop time moved back in the store): started, as AWS does. A change to
+    # the instance (a tag) wakes its reconciler rather than waiting for its next look (every 30 s).
+    rds.stop_db_instance(DBInstanceIdentifier="life-db")
+    wait_status(rds, "life-db", "stopped")
+    stopped_days_ago(rds_kura, KIND_INSTANCE, "life-db", 7)
+    rds.add_tags_to_resource(ResourceName=inst["DBInstanceArn"], Tags=[{"Key": "wake", "Value": "up"}])
+    inst = wait_status(rds, "life-db", "available")
+    assert autostart.INSTANCE_STARTED in messages(rds, "life-db")
     pid = postmaster_pid(rds_kura, "life-db")
     assert pid is not None
     data = pgdata(rds_kura, "life-db").parent

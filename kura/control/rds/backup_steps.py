@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kura import sealed
 from kura.api.errors import AwsError
 from kura.control import steps
-from kura.control.rds import backup_store, nodes
+from kura.control.rds import backup_store, cluster_volume, nodes
 from kura.control.types import PermanentError, TemporaryError
 from kura.engines.postgres import backup
 from kura.engines.postgres.errors import StartError
@@ -97,6 +97,9 @@ def _failing(what: str) -> Iterator[None]:
 def restore_data(work: Work, ctx: steps.StepContext, retarget: bool = True) -> None:
     env, res = work.env, ctx.res
     node = work.node(res)
+    if res.spec["restore_from"].get("volume"):  # a clone's volume: already a copy, prepared for recovery
+        ctx.data.update(cluster_volume.take(env, res.region, dict(res.spec["restore_from"]), node))
+        return
     source = locate(env, res.region, dict(res.spec["restore_from"]), retarget)
     shutil.rmtree(node.datadir, ignore_errors=True)  # a half-unpacked attempt
     unwrap = backup_store.unwrapper(env, res.region)

@@ -2,9 +2,10 @@
 
 The primary is dead when its postmaster is gone (at once), or when it has been stopped (SIGSTOP),
 unresponsive or hung for DEAD_AFTER seconds. The probe asks the primary, over its private socket, how
-its standby streams (pg_stat_replication): that one query both proves the primary answers and tells
+its standbys stream (pg_stat_replication): that one query both proves the primary answers and tells
 whether the standby is synchronous. It runs in a thread with a deadline: a hung server must not hang
-the monitor (the thread ends when the server is fenced).
+the monitor (the thread ends when the server is fenced). An Aurora cluster's monitor
+(cluster_monitor.py) looks at its writer the same way, its readers being the streams.
 
 Pure decisions on what is seen are plan.py's; what is done, ha_steps.py's.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from kura.control.rds import nodes
@@ -29,6 +31,7 @@ DEAD_AFTER = float(os.environ.get("KURA_HA_DEAD_AFTER", "1.0"))
 PROBE_TIMEOUT = 1.0
 PACE = float(os.environ.get("KURA_HA_PACE", "0.5"))  # seconds between looks at a Multi-AZ instance
 CAUGHT_UP_BYTES = 16 * 1024 * 1024  # a standby this close is made synchronous
+GONE = "its postmaster is gone"  # what a look says of a primary whose postmaster died (dead at once)
 
 _lock = threading.Lock()
 _bad_since: dict[tuple[str, str], float] = {}  # (region, id) → when the primary first failed a look
@@ -43,6 +46,7 @@ class Seen:
     standby_running: bool  # the standby member's postmaster lives
     standby: pg_ha.Standby | None  # as the primary sees it (None: not connected, or not asked)
     standby_lost: bool = False  # not running, or not connected to the answering primary, for a while
+    streams: Mapping[str, pg_ha.Standby] = field(default_factory=dict)  # every standby, by application
 
 
 def standby_member(res: Resource) -> str | None:
@@ -50,15 +54,13 @@ def standby_member(res: Resource) -> str | None:
     return str(found) if found else None
 
 
-def _ask(key: tuple[str, str], node: PgNode, member: str | None) -> tuple[bool, pg_ha.Standby | None]:
-    """(answered, standby) — within PROBE_TIMEOUT, else (False, None)."""
+def _ask(key: tuple[str, str], node: PgNode) -> tuple[bool, dict[str, pg_ha.Standby]]:
+    """(answered, its standbys) — within PROBE_TIMEOUT, else (False, {})."""
     result: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            result["standby"] = pg_ha.standby_of(node, member) if member else None
-            if member is None:
-                node.execute("SELECT 1")
+            result["streams"] = pg_ha.standbys(node)
             result["ok"] = True
         except Exception as exc:  # any failure to answer is what is being measured
             result["error"] = exc
@@ -66,12 +68,12 @@ def _ask(key: tuple[str, str], node: PgNode, member: str | None) -> tuple[bool, 
     with _lock:
         busy = _inflight.get(key)
         if busy is not None and busy.is_alive():
-            return False, None  # the last probe still hangs
+            return False, {}  # the last probe still hangs
         thread = threading.Thread(target=run, name="kura-ha-probe", daemon=True)
         _inflight[key] = thread
     thread.start()
     thread.join(PROBE_TIMEOUT)
-    return "ok" in result, result.get("standby")
+    return "ok" in result, dict(result.get("streams") or {})
 
 
 def look(env: Env, res: Resource) -> Seen:
@@ -81,16 +83,17 @@ def look(env: Env, res: Resource) -> Seen:
     other = nodes.member_node(env, res, member) if member else None
     standby_running = other is not None and nodes.liveness(other) is NodeState.RUNNING
     why = ""
-    standby = None
+    streams: dict[str, pg_ha.Standby] = {}
     pf = pgproc.read_pidfile(node.datadir) if node is not None else None
     if node is None or pf is None or not pgproc.is_live_postmaster(pf):
-        why = "its postmaster is gone"
+        why = GONE
     elif pgproc.proc_state(pf.pid) in ("T", "t"):
         why = "its postmaster is stopped"
     else:
-        answered, standby = _ask(key, node, member)
+        answered, streams = _ask(key, node)
         if not answered:
             why = f"it did not answer within {PROBE_TIMEOUT:g} s"
+    standby = streams.get(pg_ha.application(member)) if member else None
     now = time.monotonic()
     with _lock:
         if not why:
@@ -101,9 +104,9 @@ def look(env: Env, res: Resource) -> Seen:
                 lost = not standby_running or now - since >= DEAD_AFTER
             else:
                 _lost_since.pop(key, None)
-            return Seen(False, "", standby_running, standby, lost)
+            return Seen(False, "", standby_running, standby, lost, streams)
         since = _bad_since.setdefault(key, now)
-    dead = why == "its postmaster is gone" or now - since >= DEAD_AFTER
+    dead = why == GONE or now - since >= DEAD_AFTER
     return Seen(dead, why, standby_running, standby)
 
 

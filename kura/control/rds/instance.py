@@ -22,7 +22,17 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.control import maintenance, steps
-from kura.control.rds import actions, cluster_failover, events, ha, nodes, replica_steps, routing, storage
+from kura.control.rds import (
+    actions,
+    autostart,
+    cluster_failover,
+    events,
+    ha,
+    nodes,
+    replica_steps,
+    routing,
+    storage,
+)
 from kura.control.rds.observe import forget, observe
 from kura.control.rds.plan import Observed, Op, Plan, Step, plan
 from kura.control.registry import reconciler
@@ -194,7 +204,9 @@ def _idle(env: Env, res: Resource, seen: Observed) -> Outcome:
     if state == "failed":
         return Outcome(f"DB instance {res.id} is failed: {res.status.get('failure', '')}")
     if state in ("stopped", "incompatible-parameters"):
-        return Outcome(f"DB instance {res.id} is {state}", requeue_after=STOPPED_POLL_SECONDS)
+        due = autostart.remaining(res.status, env.clock.now()) if state == "stopped" else STOPPED_POLL_SECONDS
+        return Outcome(f"DB instance {res.id} is {state}",
+                       requeue_after=max(0.5, min(STOPPED_POLL_SECONDS, due)))
     if res.status.get("role") == "replica":
         found = replica_steps.measure(env, res)
         if found is not None:
@@ -206,6 +218,9 @@ def _idle(env: Env, res: Resource, seen: Observed) -> Outcome:
         if not (res.status.get("ha") or {}).get("standby"):
             standby = "none"
         return Outcome(f"DB instance {res.id} is {state} (primary {node}, standby {standby})",
+                       requeue_after=ha.PACE)
+    if seen.cluster_held:  # its cluster's HA monitor fails over, or hands it back to be restarted
+        return Outcome(f"DB instance {res.id}: its postmaster is gone; its cluster decides",
                        requeue_after=ha.PACE)
     return Outcome(f"DB instance {res.id} is {state} (postmaster {node})", requeue_after=POLL_SECONDS)
 
@@ -224,6 +239,7 @@ class DbInstanceReconciler:
                 with contextlib.suppress(AwsError):  # backups still being deleted: the next pass
                     automated_backups.follow(env.store, env.account, applied)
             res = applied
+        res = autostart.instance(env, res)  # stopped for seven days: started, as AWS does
         seen = observe(env, res)
         chosen = plan(res.spec, res.status, seen)
         if chosen is None:

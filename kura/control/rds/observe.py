@@ -16,8 +16,9 @@ import threading
 from typing import Any
 
 from kura.catalog import postgres_engines
-from kura.control.rds import ha, nodes, plan, replica_steps, settings, storage
+from kura.control.rds import cluster_monitor, ha, nodes, plan, replica_steps, settings, storage
 from kura.engines.postgres.catalog import version_key
+from kura.engines.postgres.types import NodeState
 from kura.env import Env
 from kura.services.rds import classes
 from kura.services.rds.records import KIND_CLUSTER, KIND_CLUSTER_PARAMETER_GROUP, KIND_PARAMETER_GROUP
@@ -185,5 +186,6 @@ def observe(env: Env, res: Resource) -> plan.Observed:
     multi = (res.status.get("routed") or plan.wants_standby(res.spec, res.status)) \
         and res.status.get("role") != "replica" and state in plan.RUNNING
     moved = replica_steps.source_moved(env, res) if res.status.get("role") == "replica" else False
+    held = node_state is NodeState.STOPPED and cluster_monitor.holds(env, res)
     return plan.Observed(node_state, desired_for(env, res), used, growth, alive,
-                         ha.look(env, res) if multi else None, moved)
+                         ha.look(env, res) if multi else None, moved, held)

@@ -158,6 +158,7 @@ class Observed:
     source_alive: bool | None = None  # a read replica's source still exists (None: not a replica)
     ha: Seen | None = None  # a Multi-AZ (or routed) instance's primary and standby, as one look saw them
     source_moved: bool = False  # a read replica's source failed over to its other member
+    cluster_held: bool = False  # a cluster writer whose death its cluster's HA monitor handles
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,8 @@ def _lifecycle(ident: str, desired: str, state: str, spec: Mapping[str, Any], st
         # before a restart in place: a stopped old writer of a cluster must come back as a standby
         return Plan(Op.REFOLLOW, f"read replica {ident} follows the new primary of its source")
     if state in RUNNING and seen.node is NodeState.STOPPED:
+        if seen.cluster_held:
+            return None  # its readers are synchronous: the cluster fails over (or hands it back)
         return Plan(Op.RECOVER, f"restarted DB instance {ident}: its postmaster had stopped")
     if status.get("role") == "replica" and state in RUNNING and (
             not spec.get("ReadReplicaSourceDBInstanceIdentifier") or seen.source_alive is False):

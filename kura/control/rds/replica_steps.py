@@ -76,7 +76,9 @@ def source_moved(env: Env, res: Resource) -> bool:
 
 def refollow(work: Work, ctx: steps.StepContext) -> None:
     """Stream from the source's new primary: through a slot made there, at once when the replica's WAL is
-    a prefix of the new primary's; rewound (else copied again) when it got WAL the new primary never had."""
+    a prefix of the new primary's; rewound (else copied again) when it got WAL the new primary never had —
+    at once for a cluster's writer that died (status `crashed`), whose last WAL the readers may never have
+    received."""
     from kura.control.rds.actions import configure
 
     env, res = work.env, ctx.res
@@ -88,18 +90,20 @@ def refollow(work: Work, ctx: steps.StepContext) -> None:
     node = work.node(res)
     replication.ensure_slot(src, slot)
     node.stop()
-    replication.follow(node, replication.source_conninfo(src, res.id), slot)
+    streaming = False
     how = "followed"
-    try:
-        node.start()
-        streaming = _wait_streaming(src, res.id, 15.0)
-    except StartError:
-        streaming = False
+    if not res.status.get("crashed"):
+        replication.follow(node, replication.source_conninfo(src, res.id), slot)
+        try:
+            node.start()
+            streaming = _wait_streaming(src, res.id, 15.0)
+        except StartError:
+            streaming = False
     if not streaming:
         how = pg_ha.rebuild(node, src, slot, res.id)
         configure(work, ctx)
         node.start()
-    ctx.status.update(following=nodes.primary_member(source), replica_of=source.id)
+    ctx.status.update(following=nodes.primary_member(source), replica_of=source.id, crashed=None)
     ctx.data["how"] = how
     if res.spec.get("DBClusterIdentifier"):
         _drop_stale_slots(node)

@@ -207,9 +207,9 @@ def _metrics(env: Env, member: Resource, capacity: float, high: float) -> None:
     dims = {"DBInstanceIdentifier": member.id}
     now = env.clock.now()
     series.for_home(env.settings.home).put([
-        series.Point(NAMESPACE, "ServerlessDatabaseCapacity", dims, capacity, "None", now),
+        series.Point(NAMESPACE, "ServerlessDatabaseCapacity", dims, capacity, "None", now, member.region),
         series.Point(NAMESPACE, "ACUUtilization", dims, 100.0 * capacity / high if high else 0.0, "Percent",
-                     now),
+                     now, member.region),
     ])
 
 

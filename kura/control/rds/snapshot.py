@@ -12,9 +12,10 @@ from pathlib import Path
 
 from kura import sealed
 from kura.api.errors import AwsError
-from kura.control.rds import backup_store, nodes
+from kura.control.rds import backup_store, cluster_volume, nodes
+from kura.control.rds.actions import EngineMissing
 from kura.control.registry import reconciler
-from kura.control.types import Outcome, TemporaryError
+from kura.control.types import Outcome, PermanentError, TemporaryError
 from kura.engines.postgres import backup
 from kura.engines.postgres.types import NodeState
 from kura.env import Env
@@ -60,6 +61,22 @@ def _take(env: Env, res: Resource) -> Outcome:
         info = take(node.engine, node.datadir, out.write)
     _done(env, res, path, start_lsn=info.start_lsn)
     return Outcome(f"snapshot {res.id} of {inst.id} taken ({info.size} bytes)")
+
+
+def _final(env: Env, res: Resource) -> Outcome:
+    """DeleteDBCluster's final snapshot: of the cluster's storage (cluster_volume.write_final)."""
+    path = backup_store.snapshot_file(env, res.region, res.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    res = _patch(env, res, {"progress": 10})
+    try:
+        with sealed.Writer(path, _key(env, res), backup_store.snapshot_context(res.id)) as out:
+            info = cluster_volume.write_final(env, res, out.write)
+    except (PermanentError, EngineMissing) as exc:
+        path.unlink(missing_ok=True)
+        return _fail(env, res, str(exc))
+    _done(env, res, path, start_lsn=info.start_lsn)
+    return Outcome(f"final snapshot {res.id} of DB cluster {res.spec.get('DBClusterIdentifier')} taken "
+                   f"({info.size} bytes)")
 
 
 def _done(env: Env, res: Resource, path: Path, **extra: object) -> None:
@@ -127,7 +144,7 @@ class DbSnapshotReconciler:
         if res.spec.get("copy_of"):
             return _copy(env, res)
         try:
-            return _take(env, res)
+            return _final(env, res) if res.spec.get("cluster_storage") else _take(env, res)
         except AwsError as exc:
             return _fail(env, res, f"the KMS key cannot be used ({exc.code}: {exc.message})")
         except backup.BackupError as exc:

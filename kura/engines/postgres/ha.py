@@ -1,5 +1,6 @@
-"""Multi-AZ on PgNodes: the synchronous standby's settings, fencing a failed primary, rebuilding the old
-primary as a standby (pg_rewind, else a fresh copy), and what the primary says of its standby.
+"""Multi-AZ and Aurora HA on PgNodes: synchronous standbys (one, or any one of a cluster's readers),
+fencing a failed primary, rebuilding the old primary as a standby (pg_rewind, else a fresh copy), what
+the primary says of its standbys and how much WAL a standby has.
 
 The decisions are the control plane's; these are the engine-side actions it asks for.
 """
@@ -10,9 +11,11 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from kura.engines import osuser
 from kura.engines.postgres import pgproc, replication
@@ -29,41 +32,84 @@ def application(member: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Standby:
-    """The standby as its primary's pg_stat_replication shows it."""
+    """A standby as its primary's pg_stat_replication shows it."""
 
     state: str  # "streaming", "catchup", "startup", …
-    sync: bool  # sync_state = 'sync': commits wait for it
-    behind_bytes: int  # primary's current WAL position minus the standby's flush position
+    sync: bool  # sync_state 'sync' or 'quorum': commits wait for it (or for another of its quorum)
+    behind_bytes: int  # primary's current WAL position minus the standby's flush position (-1: unknown)
+    reply_age: float = 0.0  # seconds since the standby last reported its positions (-1: unknown)
+
+
+_STANDBYS = ("SELECT application_name, state, sync_state IN ('sync', 'quorum'), "
+             "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), -1)::bigint, "
+             "COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - reply_time), -1)::float8 "
+             "FROM pg_stat_replication")
+
+
+def _rank(found: Standby) -> tuple[bool, bool, bool, int]:
+    return found.state == "streaming", found.sync, found.behind_bytes >= 0, -found.behind_bytes
+
+
+def standbys(primary: PgNode) -> dict[str, Standby]:
+    """Every standby streaming from `primary`, by application_name (one query, which also proves that the
+    primary answers). Of several walsenders with one name (a copy being made beside the standby), the one
+    that streams best."""
+    out: dict[str, Standby] = {}
+    for name, state, sync, behind, age in primary.execute(_STANDBYS):
+        found = Standby(str(state), bool(sync), int(str(behind)), float(str(age)))
+        if str(name) not in out or _rank(found) > _rank(out[str(name)]):
+            out[str(name)] = found
+    return out
 
 
 def standby_of(primary: PgNode, member: str) -> Standby | None:
-    rows = primary.execute(
-        "SELECT state, sync_state = 'sync', COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), "
-        "-1)::bigint FROM pg_stat_replication WHERE application_name = %s", (application(member),))
-    if not rows:
-        return None
-    state, sync, behind = rows[0]
-    return Standby(str(state), bool(sync), int(str(behind)))
+    return standbys(primary).get(application(member))
+
+
+def quorum(applications: Sequence[str], count: int = 1) -> str:
+    """synchronous_standby_names for "any `count` of these standbys" ('' for none: asynchronous)."""
+    if not applications:
+        return ""
+    return f"ANY {count} (" + ", ".join(f'"{name}"' for name in applications) + ")"
 
 
 def set_sync(primary: PgNode, member: str | None) -> None:
-    """Commits on `primary` wait for `member`'s flush (None: for nobody). ALTER SYSTEM + reload: the
-    value survives restarts and Kura's own configuration files never carry it. Waiting commits are
-    released at once when it is cleared."""
+    """Commits on `primary` wait for `member`'s flush (None: for nobody)."""
+    set_standby_names(primary, f'"{application(member)}"' if member else "")
+
+
+def set_standby_names(primary: PgNode, value: str) -> None:
+    """synchronous_standby_names = `value` ('' resets it). ALTER SYSTEM + reload: the value survives
+    restarts and Kura's own configuration files never carry it (copies of the primary drop it). Waiting
+    commits are released at once when it is cleared."""
     with primary.connect() as conn:
-        if member is None:
+        if not value:
             conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
         else:
-            conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '\"{application(member)}\"'")
+            conn.execute(sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(
+                sql.Literal(value)))
         conn.execute("SELECT pg_reload_conf()")
-        want = "" if member is None else f'"{application(member)}"'
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             row = conn.execute("SHOW synchronous_standby_names").fetchone()
-            if row is not None and row[0] == want:
+            if row is not None and row[0] == value:
                 return
             time.sleep(_POLL)
-    raise BackupError(f"{primary} did not take synchronous_standby_names = {want!r}")
+    raise BackupError(f"{primary} did not take synchronous_standby_names = {value!r}")
+
+
+def flushed(primary: PgNode) -> int:
+    """The primary's WAL flush position, as an integer LSN."""
+    rows = primary.execute("SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint")
+    return int(str(rows[0][0]))
+
+
+def synced_past(primary: PgNode, applications: Sequence[str], lsn: int) -> bool:
+    """Whether one of `applications` counts for synchronous commits and has flushed WAL up to `lsn`."""
+    rows = primary.execute(
+        "SELECT 1 FROM pg_stat_replication WHERE application_name = ANY(%s) AND sync_state IN "
+        "('sync', 'quorum') AND pg_wal_lsn_diff(flush_lsn, '0/0') >= %s", (list(applications), lsn))
+    return bool(rows)
 
 
 def fence(node: PgNode, timeout: float = 10.0) -> bool:
@@ -142,3 +188,22 @@ def replayed(node: PgNode) -> int | None:
         if rows and rows[0][0] is not None:
             return int(str(rows[0][0]))
     return None
+
+
+def received(node: PgNode) -> int | None:
+    """How much WAL a standby has: the furthest of what it received (and flushed) and what it replayed,
+    as an integer LSN; None when it cannot be asked."""
+    with contextlib.suppress(psycopg.Error):
+        rows = node.execute(
+            "SELECT GREATEST(COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0'), 0), "
+            "COALESCE(pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0'), 0))::bigint")
+        if rows and rows[0][0] is not None:
+            return int(str(rows[0][0]))
+    return None
+
+
+def receiving(node: PgNode) -> bool:
+    """Whether a standby's WAL receiver still streams (False as well when it cannot be asked)."""
+    with contextlib.suppress(psycopg.Error):
+        return bool(node.execute("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'"))
+    return False

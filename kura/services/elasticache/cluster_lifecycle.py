@@ -7,6 +7,7 @@ from typing import Any
 from kura.services.elasticache import (
     catalogue,
     errors,
+    log_delivery,
     parameter_groups,
     shared,
     subnet_groups,
@@ -67,9 +68,12 @@ def _settings(ctx: Ctx, res: Resource, params: dict[str, Any]) -> dict[str, Any]
         out["SnapshotWindow"] = validation.snapshot_window(params["SnapshotWindow"])
     if params.get("SnapshotRetentionLimit") is not None:
         out["SnapshotRetentionLimit"] = validation.retention(params["SnapshotRetentionLimit"])
-    for key in ("AutoMinorVersionUpgrade", "NotificationTopicArn", "LogDeliveryConfigurations"):
+    for key in ("AutoMinorVersionUpgrade", "NotificationTopicArn"):
         if params.get(key) is not None:
             out[key] = params[key]
+    if params.get("LogDeliveryConfigurations") is not None:
+        out["LogDeliveryConfigurations"] = log_delivery.requested(params["LogDeliveryConfigurations"],
+                                                                  spec.get("LogDeliveryConfigurations"))
     return out
 
 

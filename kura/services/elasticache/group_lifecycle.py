@@ -13,6 +13,7 @@ from typing import Any
 from kura.services.elasticache import (
     catalogue,
     errors,
+    log_delivery,
     parameter_groups,
     replication_groups,
     shared,
@@ -84,6 +85,9 @@ def _group_settings(spec: dict[str, Any], params: dict[str, Any], count: int) ->
     for key in ("SnapshottingClusterId", "AutoMinorVersionUpgrade", "NotificationTopicArn"):
         if params.get(key) is not None:
             out[key] = params[key]
+    if params.get("LogDeliveryConfigurations") is not None:
+        out["LogDeliveryConfigurations"] = log_delivery.requested(params["LogDeliveryConfigurations"],
+                                                                  spec.get("LogDeliveryConfigurations"))
     return out
 
 

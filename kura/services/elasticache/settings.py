@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.services.elasticache import catalogue, errors, parameter_groups, shared, validation
+from kura.services.elasticache import catalogue, errors, log_delivery, parameter_groups, shared, validation
 from kura.services.kms import internal as kms
 from kura.services.registry import Ctx
 from kura.store.types import Resource
@@ -34,7 +34,8 @@ def operations(ident: str, params: dict[str, Any]) -> dict[str, Any]:
             "SnapshotRetentionLimit": validation.retention(params.get("SnapshotRetentionLimit")),
             "NotificationTopicArn": params.get("NotificationTopicArn"),
             "AutoMinorVersionUpgrade": params.get("AutoMinorVersionUpgrade", True),
-            "LogDeliveryConfigurations": list(params.get("LogDeliveryConfigurations") or []),
+            "LogDeliveryConfigurations": log_delivery.requested(params.get("LogDeliveryConfigurations"),
+                                                                None),
             "NetworkType": "ipv4", "IpDiscovery": "ipv4"}
 
 

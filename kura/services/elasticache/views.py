@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kura.services.elasticache import log_delivery
 from kura.services.elasticache.records import KIND_CACHE_CLUSTER, KIND_REPLICATION_GROUP
 from kura.store.types import Resource, Store
 
@@ -86,7 +87,7 @@ def cluster(res: Resource, account: str, *, show_nodes: bool = False) -> dict[st
     out["AuthTokenEnabled"] = bool(spec.get("auth_token_sealed"))
     out["ARN"] = f"arn:aws:elasticache:{res.region}:{account}:cluster:{res.id}"
     out["ReplicationGroupLogDeliveryEnabled"] = False
-    out["LogDeliveryConfigurations"] = list(spec.get("LogDeliveryConfigurations") or [])
+    out["LogDeliveryConfigurations"] = log_delivery.view(spec.get("LogDeliveryConfigurations"))
     if spec.get("TransitEncryptionEnabled"):
         out["TransitEncryptionMode"] = "required"
     return out
@@ -171,7 +172,8 @@ def replication_group(res: Resource, account: str, store: Store) -> dict[str, An
         "TransitEncryptionEnabled": bool(spec.get("TransitEncryptionEnabled")),
         "AtRestEncryptionEnabled": bool(spec.get("AtRestEncryptionEnabled")),
         "ARN": f"arn:aws:elasticache:{res.region}:{account}:replicationgroup:{res.id}",
-        "LogDeliveryConfigurations": [], "ReplicationGroupCreateTime": spec.get("ReplicationGroupCreateTime"),
+        "LogDeliveryConfigurations": log_delivery.view(spec.get("LogDeliveryConfigurations")),
+        "ReplicationGroupCreateTime": spec.get("ReplicationGroupCreateTime"),
         "DataTiering": "disabled", "AutoMinorVersionUpgrade": spec.get("AutoMinorVersionUpgrade", True),
         "NetworkType": "ipv4", "IpDiscovery": "ipv4", "ClusterMode": "disabled", "Engine": "redis",
     }

@@ -8,6 +8,7 @@ from kura.services.rds import (  # noqa: F401  (importing registers the handlers
     cluster_snapshots,
     clusters,
     engine_versions,
+    event_subscriptions,
     events,
     instances,
     lifecycle,

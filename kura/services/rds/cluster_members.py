@@ -13,7 +13,7 @@ import base64
 from typing import Any
 
 from kura.services.common import tags as tagging
-from kura.services.rds import classes, errors, instances, master_secret, shared, views
+from kura.services.rds import classes, errors, insights, instances, master_secret, shared, views
 from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
 from kura.services.registry import Ctx
 from kura.store.types import Resource
@@ -46,6 +46,9 @@ def _check(ctx: Ctx, params: dict[str, Any], cluster: Resource) -> None:
         raise errors.combination("The DB subnet group of a cluster's DB instance must be the cluster's.")
     if cluster.spec.get("desired") == "deleted":
         raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is being deleted.")
+    if (cluster.spec.get("storage") or {}).get("volume") and not cluster.status.get("volume"):
+        raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is being created (its "
+                           "clone is being copied): add DB instances once it is available.")
     if params["DBInstanceClass"] == classes.SERVERLESS and not cluster.spec.get(
             "ServerlessV2ScalingConfiguration"):
         raise errors.combination(f"The db.serverless DB instance class needs a DB cluster with "
@@ -69,7 +72,7 @@ def _base(cluster: Resource, params: dict[str, Any]) -> dict[str, Any]:
     merged = {k: spec.get(k) for k in (
         "EngineVersion", "Port", "DBSubnetGroupName", "VpcSecurityGroupIds", "PreferredBackupWindow",
         "PreferredMaintenanceWindow", "StorageEncrypted", "KmsKeyId", "EnableIAMDatabaseAuthentication",
-        "EnableCloudwatchLogsExports", "CopyTagsToSnapshot")}
+        "EnableCloudwatchLogsExports", "CopyTagsToSnapshot", *insights.KEYS)}
     merged.update({k: v for k, v in params.items() if v is not None and k != "PromotionTier"})
     merged.update({"Engine": "postgres", "DBName": spec.get("DatabaseName"), "AllocatedStorage": STORAGE_GIB,
                    "StorageType": "gp3", "BackupRetentionPeriod": spec.get("BackupRetentionPeriod")})

@@ -1,10 +1,12 @@
 """DB cluster snapshots and cluster restores: CreateDBClusterSnapshot, DescribeDBClusterSnapshots,
-DeleteDBClusterSnapshot, RestoreDBClusterFromSnapshot, RestoreDBClusterToPointInTime.
+DeleteDBClusterSnapshot, CopyDBClusterSnapshot, RestoreDBClusterFromSnapshot,
+RestoreDBClusterToPointInTime (a full copy, or a clone: copy-on-write).
 
 A cluster's data is its writer's: a cluster snapshot is a snapshot of the writer's PostgreSQL (the
 snapshot machinery of DB instances, recorded with DBClusterIdentifier), and its automated snapshots
 are the writer's base backups. A restored cluster, as on Aurora, starts with no DB instance: it keeps
-where its data comes from as its storage, and its first writer is restored from it.
+where its data comes from as its storage, and its first writer is restored from it. A clone's storage
+is a volume of its own, copied from the source's writer when the clone is made (cluster_volume).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def view(res: Resource, account: str) -> dict[str, Any]:
     for key in ("SnapshotCreateTime", "KmsKeyId"):
         if base.get(key):
             out[key] = base[key]
+    if spec.get("SourceDBClusterSnapshotArn"):  # CopyDBClusterSnapshot's
+        out["SourceDBClusterSnapshotArn"] = spec["SourceDBClusterSnapshotArn"]
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -122,8 +126,11 @@ def create_db_cluster_snapshot(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
 def describe_db_cluster_snapshots(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ref = params.get("DBClusterSnapshotIdentifier")
     cluster_id = params.get(CLUSTER)
-    found = [_get(ctx, ref)] if ref else _of_cluster(ctx, clusters.get(ctx, cluster_id).id if cluster_id
-                                                     else None)
+    if cluster_id and cluster_id.startswith("arn:"):
+        parsed = shared.parse_arn(ctx, cluster_id)
+        cluster_id = parsed[1] if parsed and parsed[0] == "cluster" else cluster_id
+    # a deleted cluster's snapshots too (its final snapshot): the cluster need not exist
+    found = [_get(ctx, ref)] if ref else _of_cluster(ctx, cluster_id.lower() if cluster_id else None)
     wanted = params.get("SnapshotType")
     if wanted:
         found = [s for s in found if s.spec.get("SnapshotType") == wanted]
@@ -148,6 +155,41 @@ def delete_db_cluster_snapshot(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
                                f"Snapshot {res.id} is {sv.snapshot_status(res)}: it can't be deleted now.")
         res = ctx.store.update(res, spec={**res.spec, "desired": "deleted"})
         shared.record(ctx, KIND_SNAPSHOT, res.id, "Manual cluster snapshot deletion requested", "deletion")
+    return {"DBClusterSnapshot": view(res, ctx.account)}
+
+
+_NOT_COPIED = ("desired", "attributes", "copy_of", "requested", "Tags", "SourceDBClusterSnapshotArn",
+               "cluster_storage")
+
+
+@operation("rds", "CopyDBClusterSnapshot")
+def copy_db_cluster_snapshot(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """A manual copy of a cluster snapshot (manual or automated) under a new name, and a new key if asked;
+    the snapshot reconciler copies (re-seals) its file."""
+    if params.get("SourceRegion") or params.get("PreSignedUrl"):
+        raise errors.not_implemented("copying DB cluster snapshots across regions")
+    tags = tagging.normalize(params.get("Tags"))
+    with ctx.store.transaction():
+        source = _get(ctx, params["SourceDBClusterSnapshotIdentifier"])
+        if sv.snapshot_status(source) != "available":
+            raise errors.fault("InvalidDBClusterSnapshotStateFault", f"Snapshot {source.id} is "
+                               f"{sv.snapshot_status(source)}, not available: it can't be copied.")
+        ident = shared.check_identifier(params["TargetDBClusterSnapshotIdentifier"],
+                                        "TargetDBClusterSnapshotIdentifier")
+        if ctx.store.get(KIND_SNAPSHOT, ctx.region, ident) is not None:
+            raise errors.fault("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the cluster snapshot "
+                               f"because one with the identifier {ident} already exists.")
+        snapshots.require_key(ctx, source.spec)  # the copy reads the source through its key
+        spec = {k: v for k, v in source.spec.items() if k not in _NOT_COPIED}
+        if params.get("KmsKeyId"):
+            key = check.kms_key(ctx, params["KmsKeyId"], "alias/aws/rds")
+            spec.update(StorageEncrypted=True, KmsKeyId=key)
+        inherited = dict(source.spec.get("Tags") or {}) if params.get("CopyTags") else {}
+        spec.update({"DBSnapshotIdentifier": ident, "SnapshotType": sv.MANUAL, "copy_of": source.id,
+                     "SourceDBClusterSnapshotArn": view(source, ctx.account)["DBClusterSnapshotArn"],
+                     "Tags": tagging.merged(inherited, tags), "requested": ctx.now(), "desired": "available"})
+        res = ctx.store.create(KIND_SNAPSHOT, ctx.region, ident, spec, {"state": "creating", "progress": 0})
+        shared.record(ctx, KIND_SNAPSHOT, ident, f"Copying cluster snapshot {source.id}", "creation")
     return {"DBClusterSnapshot": view(res, ctx.account)}
 
 
@@ -211,10 +253,14 @@ def restore_db_cluster_from_snapshot(ctx: Ctx, params: dict[str, Any]) -> dict[s
 
 @operation("rds", "RestoreDBClusterToPointInTime")
 def restore_db_cluster_to_point_in_time(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("RestoreType", "full-copy") not in ("full-copy", "copy-on-write"):
-        raise errors.invalid(f"Invalid RestoreType {params['RestoreType']}: full-copy or copy-on-write.")
+    kind = params.get("RestoreType", "full-copy")
+    if kind not in ("full-copy", "copy-on-write"):
+        raise errors.invalid(f"Invalid RestoreType {kind}: full-copy or copy-on-write.")
     latest = bool(params.get("UseLatestRestorableTime"))
     when = epoch(params.get("RestoreToTime"), "RestoreToTime")
+    if kind == "copy-on-write" and when is not None:
+        raise errors.combination("RestoreToTime can't be specified with RestoreType copy-on-write: a clone "
+                                 "is of the source DB cluster as it is now (UseLatestRestorableTime).")
     if latest == (when is not None):
         raise errors.combination("Specify exactly one of RestoreToTime and UseLatestRestorableTime.")
     if not params.get("SourceDBClusterIdentifier"):
@@ -223,6 +269,8 @@ def restore_db_cluster_to_point_in_time(ctx: Ctx, params: dict[str, Any]) -> dic
     with ctx.store.transaction():
         source = clusters.get(ctx, params["SourceDBClusterIdentifier"])
         writer = _writer(ctx, source)
+        if kind == "copy-on-write":
+            return _clone(ctx, params, source, writer)
         dbi = writer.spec.get("DbiResourceId") if writer is not None else (
             (source.spec.get("storage") or {}).get("automated_backup"))
         ab = ctx.store.get(KIND_AUTOMATED_BACKUP, ctx.region, str(dbi)) if dbi else None
@@ -237,3 +285,16 @@ def restore_db_cluster_to_point_in_time(ctx: Ctx, params: dict[str, Any]) -> dic
         storage = {"automated_backup": ab.id, "time": when}
         return _restored(ctx, params, dict(source.spec), storage,
                          f"Restored from DB cluster {source.id} to a point in time")
+
+
+def _clone(ctx: Ctx, params: dict[str, Any], source: Resource, writer: Resource | None) -> dict[str, Any]:
+    """copy-on-write: as on Aurora, only of a cluster with a DB instance (its writer, running); the
+    cluster reconciler copies the writer's data into the clone's volume (`creating` until then)."""
+    state = views.instance_status(writer.spec, writer.status) if writer is not None else None
+    if writer is None or state not in ("available", "backing-up", "modifying", "storage-full"):
+        raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {source.id} can't be cloned now: "
+                           + ("it has no DB instance." if writer is None else f"its writer is {state}."))
+    ident = shared.check_identifier(params[CLUSTER], CLUSTER)
+    storage = {"volume": ident, "clone_of": source.id, "source_instance": writer.id,
+               "source_dbi": writer.spec.get("DbiResourceId")}
+    return _restored(ctx, params, dict(source.spec), storage, f"Cloned from DB cluster {source.id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kura.services.common import tags as tagging
-from kura.services.rds import group_views, master_secret, views
+from kura.services.rds import group_views, insights, master_secret, views
 from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_CLUSTER, KIND_INSTANCE, KIND_SUBNET_GROUP
 from kura.store.types import Resource, Store
 
@@ -92,6 +92,7 @@ def cluster(res: Resource, account: str, store: Store) -> dict[str, Any]:
         "CrossAccountClone": False, "DomainMemberships": [], "NetworkType": "IPV4",
         "AutoMinorVersionUpgrade": True, "StorageType": "aurora",
         "TagList": tagging.as_list(dict(spec.get("Tags") or {})),
+        **insights.view(spec),
     }
     if st.get("address"):
         out["Endpoint"] = st["address"]

@@ -15,9 +15,11 @@ from kura.services.common import tags as tagging
 from kura.services.common.pagination import rds_page
 from kura.services.rds import (
     catalogue,
+    cluster_final,
     cluster_parameter_groups,
     cluster_views,
     errors,
+    insights,
     instance_network,
     instances,
     shared,
@@ -148,6 +150,7 @@ def _settings(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
         "DeletionProtection": bool(params.get("DeletionProtection")),
         "CopyTagsToSnapshot": bool(params.get("CopyTagsToSnapshot")),
         "ServerlessV2ScalingConfiguration": scaling(params.get("ServerlessV2ScalingConfiguration")),
+        **insights.settings(ctx, params),
         "DBClusterParameterGroupName": group,
         "CharacterSetName": params.get("CharacterSetName"),
     }
@@ -238,6 +241,10 @@ def modify_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             spec["DBClusterParameterGroupName"] = _group(ctx, params["DBClusterParameterGroupName"], major)
         if params.get("ServerlessV2ScalingConfiguration") is not None:
             spec["ServerlessV2ScalingConfiguration"] = scaling(params["ServerlessV2ScalingConfiguration"])
+        pi = insights.changed(ctx, spec, params)
+        if pi is not None:  # the members' settings are the cluster's
+            spec.update(pi)
+            insights.pass_to_members(ctx, pi, members(ctx, res.id))
         res = ctx.store.update(res, spec=spec)
         shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster modified", "configuration change")
     return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
@@ -247,19 +254,21 @@ def modify_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 def delete_db_cluster(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.transaction():
         res = get(ctx, params["DBClusterIdentifier"])
+        final = cluster_final.identifier(ctx, params)
         if res.spec.get("DeletionProtection"):
             raise errors.fault("InvalidParameterCombination", "Cannot delete protected Cluster, please "
                                "disable deletion protection and try again.")
         if params.get("DeleteDBInstances"):
             raise errors.not_implemented("deleting a DB cluster's instances with it (DeleteDBInstances): "
                                          "delete them first")
+        if res.spec.get("desired") == "deleted":
+            raise errors.fault("InvalidDBClusterStateFault", f"DB cluster {res.id} is already being deleted.")
         if members(ctx, res.id):
             raise errors.fault("InvalidDBClusterStateFault", "Cluster cannot be deleted, it still contains "
                                "DB instances in non-deleting state.")
-        if not params.get("SkipFinalSnapshot"):
-            raise errors.not_implemented("final DB cluster snapshots (FinalDBSnapshotIdentifier): pass "
-                                         "--skip-final-snapshot")
-        res = ctx.store.update(res, spec={**res.spec, "desired": "deleted"})
+        if final is not None:  # the cluster reconciler keeps the storage until it is taken
+            cluster_final.take(ctx, res, final)
+        res = ctx.store.update(res, spec={**res.spec, "desired": "deleted", "final_snapshot": final})
         shared.record(ctx, KIND_CLUSTER, res.id, "DB cluster deleted", "deletion")
     return {"DBCluster": cluster_views.cluster(res, ctx.account, ctx.store)}
 

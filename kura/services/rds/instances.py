@@ -17,6 +17,7 @@ from kura.services.rds import (
     classes,
     cluster_members,
     errors,
+    insights,
     instance_network,
     master_secret,
     shared,
@@ -97,14 +98,8 @@ def _operations(ctx: Ctx, ident: str, params: dict[str, Any]) -> dict[str, Any]:
         "BackupRetentionPeriod": retention, "PreferredBackupWindow": backup,
         "PreferredMaintenanceWindow": maintenance, "MonitoringInterval": interval,
         "MonitoringRoleArn": params.get("MonitoringRoleArn") if interval else None,
-        "EnablePerformanceInsights": bool(params.get("EnablePerformanceInsights")),
+        **insights.settings(ctx, params),
     }
-    if out["EnablePerformanceInsights"]:
-        days = params.get("PerformanceInsightsRetentionPeriod", 7)
-        check.pi_retention(days)
-        out["PerformanceInsightsRetentionPeriod"] = days
-        out["PerformanceInsightsKMSKeyId"] = check.kms_key(ctx, params.get("PerformanceInsightsKMSKeyId"),
-                                                           "alias/aws/rds")
     return out
 
 

@@ -15,6 +15,7 @@ from kura.services.rds import (
     catalogue,
     cluster_members,
     errors,
+    insights,
     instance_network,
     master_secret,
     replicas,
@@ -201,20 +202,8 @@ def _operations(ctx: Ctx, c: Change, params: dict[str, Any]) -> None:
 
 
 def _insights(ctx: Ctx, c: Change, params: dict[str, Any]) -> None:
-    enabled = params.get("EnablePerformanceInsights")
-    if enabled is False:
-        c.now("EnablePerformanceInsights", False)
-        return
-    if not (enabled or c.spec.get("EnablePerformanceInsights")):
-        return
-    c.now("EnablePerformanceInsights", True)
-    days = params.get("PerformanceInsightsRetentionPeriod",
-                      c.spec.get("PerformanceInsightsRetentionPeriod", 7))
-    check.pi_retention(days)
-    c.now("PerformanceInsightsRetentionPeriod", days)
-    key = params.get("PerformanceInsightsKMSKeyId")
-    if key is not None or not c.spec.get("PerformanceInsightsKMSKeyId"):
-        c.now("PerformanceInsightsKMSKeyId", check.kms_key(ctx, key, "alias/aws/rds"))
+    for key, value in (insights.changed(ctx, c.spec, params) or {}).items():
+        c.now(key, value)
 
 
 def _credentials(ctx: Ctx, res: Resource, c: Change, params: dict[str, Any]) -> None:

@@ -35,7 +35,9 @@ db-instance spec (keys are RDS API member names unless noted):
     restore_from            set by RestoreDBInstanceFromDBSnapshot / RestoreDBInstanceToPointInTime:
                             {"snapshot": DBSnapshotIdentifier} or
                             {"automated_backup": DbiResourceId of the source, "time": epoch | None}
-                            (None: the latest restorable time when the restore runs). The create
+                            (None: the latest restorable time when the restore runs) or, for the
+                            first writer of a clone, {"volume": the clone's DBClusterIdentifier, …}
+                            (its volume is moved in and recovered: cluster_volume). The create
                             restores the data instead of copying the template; the master user keeps
                             the password it had in the source (no master_password_sealed then).
 
@@ -57,6 +59,8 @@ db-instance status (written only by the reconciler):
     master_user_secret_arn, parameter_group_seen   bookkeeping of the reconciler
     replication     read replicas: {"state": "replicating" | "error" | "stopped", "lag": seconds | None,
                     "error": str | None, "measured_at": epoch} (StatusInfos; ReplicaLag)
+    stopped_at      epoch: when the reconciler first saw it stopped (autostart: seven days later AWS,
+                    and Kura, start it again); dropped once it runs
     role            "replica" (a hot standby) | "primary" (promoted, or never a replica: absent); this,
                     not the spec, says what the node is: a replica whose source was deleted is
                     promoted with its spec unchanged
@@ -88,7 +92,11 @@ rds.db-snapshot (id = DBSnapshotIdentifier; automated ones are "rds:<instance>-Y
     InstanceCreateTime, StorageEncrypted, KmsKeyId, IAMDatabaseAuthenticationEnabled, Tags,
     DBParameterGroupName (the source's, used by restores that name none),
     SnapshotCreateTime requested (epoch of the request), desired ("available" | "deleted"),
-    copy_of   CopyDBSnapshot: the source snapshot's identifier (the reconciler copies its files),
+    copy_of   CopyDBSnapshot / CopyDBClusterSnapshot: the source snapshot's identifier (the reconciler
+              copies its files); also a final cluster snapshot of a cluster restored from a snapshot,
+    cluster_storage  DeleteDBCluster's final snapshot: the cluster's storage (its spec `storage`), which
+              the reconciler recovers in a scratch server and copies cold (cluster_volume.write_final),
+    SourceDBClusterSnapshotArn  CopyDBClusterSnapshot's source,
     attributes  {"restore": [account ids or "all"]} (ModifyDBSnapshotAttribute)
   status (the snapshot reconciler): state "creating" | "available" | "failed" | "deleting",
     progress (0-100), created (epoch: SnapshotCreateTime), size, kms_key_arn, failure
@@ -100,11 +108,18 @@ rds.db-cluster (Aurora PostgreSQL; id = DBClusterIdentifier)
     PreferredBackupWindow, PreferredMaintenanceWindow, DBSubnetGroupName, VpcSecurityGroupIds,
     AvailabilityZones, EnableIAMDatabaseAuthentication, EnableCloudwatchLogsExports, DeletionProtection,
     CopyTagsToSnapshot, ServerlessV2ScalingConfiguration ({MinCapacity, MaxCapacity} or absent),
+    EnablePerformanceInsights, PerformanceInsightsRetentionPeriod, PerformanceInsightsKMSKeyId (its
+    members' too: given to each at create and on ModifyDBCluster, services/rds/insights.py),
     DBClusterParameterGroupName, Tags, DbClusterResourceId, ClusterCreateTime (epoch),
-    desired ("available" | "deleted"), writer (the writer member's DBInstanceIdentifier, set by the
-    first CreateDBInstance into the cluster).
+    desired ("available" | "stopped" | "deleted"), writer (the writer member's DBInstanceIdentifier, set
+    by the first CreateDBInstance into the cluster), final_snapshot (DeleteDBCluster's
+    FinalDBSnapshotIdentifier: the storage is kept until it is taken), storage (where the data is while
+    no writer holds it: {"automated_backup": DbiResourceId, "time": epoch | None, "owned": bool} of a
+    deleted writer or a point-in-time restore, {"snapshot": id} of a snapshot restore, or a clone's
+    {"volume": its own id, "clone_of", "source_instance", "source_dbi"}).
   status (the cluster reconciler): state "creating" | "available" | "deleting"; address (the cluster
-    endpoint), reader_address (the reader endpoint), port.
+    endpoint), reader_address (the reader endpoint), port; volume (a clone's copy: last_segment, at,
+    bytes, files, methods, seconds); stopped_at (as an instance's); final_snapshot_failed.
   status failover {from, to, step} while FailoverDBCluster runs (spec failover_seq / failover_target ask
     for it), holding (the cluster endpoint has no target meanwhile), published (what the router has).
 rds.db-cluster-parameter-group (id = DBClusterParameterGroupName): DBClusterParameterGroupName,

@@ -28,7 +28,7 @@ from kura.store.types import Event, Resource
 # ARN resource types (arn:aws:rds:<region>:<account>:<type>:<name>) of the kinds Kura keeps.
 ARN_TYPES = {"db": KIND_INSTANCE, "pg": KIND_PARAMETER_GROUP, "subgrp": KIND_SUBNET_GROUP,
              "snapshot": KIND_SNAPSHOT, "cluster": KIND_CLUSTER, "cluster-endpoint": KIND_CLUSTER_ENDPOINT,
-             "cluster-pg": KIND_CLUSTER_PARAMETER_GROUP}
+             "cluster-pg": KIND_CLUSTER_PARAMETER_GROUP, "es": "rds.event-subscription"}
 ARN_TYPE_OF = {kind: t for t, kind in ARN_TYPES.items()}
 SOURCE_OF = {KIND_INSTANCE: SOURCE_INSTANCE, KIND_PARAMETER_GROUP: SOURCE_PARAMETER_GROUP,
              KIND_SUBNET_GROUP: SOURCE_SUBNET_GROUP, KIND_SNAPSHOT: SOURCE_SNAPSHOT,

@@ -7,7 +7,7 @@ from typing import Any
 
 from kura.api.errors import AwsError
 from kura.services.common import tags as tagging
-from kura.services.rds import errors, shared, snapshots
+from kura.services.rds import errors, event_subscriptions, shared, snapshots
 from kura.services.rds.parameter_groups import find
 from kura.services.rds.records import KIND_INSTANCE, KIND_PARAMETER_GROUP, KIND_SNAPSHOT, KIND_SUBNET_GROUP
 from kura.services.registry import Ctx, operation
@@ -18,6 +18,7 @@ _NOT_FOUND = {
     KIND_PARAMETER_GROUP: errors.parameter_group_not_found,
     KIND_SUBNET_GROUP: errors.subnet_group_not_found,
     KIND_SNAPSHOT: errors.snapshot_not_found,
+    "rds.event-subscription": event_subscriptions.not_found,
 }
 
 
@@ -35,7 +36,8 @@ def _resource(ctx: Ctx, arn: str) -> Resource | None:
     kind = shared.ARN_TYPES.get(arn_type)
     if kind is None:
         raise errors.invalid(f"kura keeps no {arn_type} resources to tag ({arn}).")
-    res = ctx.store.get(kind, ctx.region, name.lower())
+    # Event subscriptions keep their name's case; every other RDS identifier is stored lowercased.
+    res = ctx.store.get(kind, ctx.region, name.lower()) or ctx.store.get(kind, ctx.region, name)
     if res is not None:
         return res
     if kind == KIND_SNAPSHOT and name.startswith("rds:"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kura.services.common import tags as tagging
-from kura.services.rds import catalogue, group_views, master_secret
+from kura.services.rds import catalogue, group_views, insights, master_secret
 from kura.services.rds.records import KIND_AUTOMATED_BACKUP, KIND_CLUSTER, KIND_INSTANCE, KIND_SUBNET_GROUP
 from kura.store.types import Resource, Store
 
@@ -24,7 +24,7 @@ _PLAIN = ("DBInstanceClass", "Engine", "MasterUsername", "DBName", "AllocatedSto
           "AutoMinorVersionUpgrade", "LicenseModel", "Iops", "StorageThroughput", "CharacterSetName",
           "PubliclyAccessible", "StorageType", "StorageEncrypted", "KmsKeyId", "DbiResourceId",
           "CACertificateIdentifier", "CopyTagsToSnapshot", "MonitoringInterval", "MonitoringRoleArn",
-          "PerformanceInsightsKMSKeyId", "PerformanceInsightsRetentionPeriod", "DeletionProtection",
+          "DeletionProtection",
           "MaxAllocatedStorage", "NetworkType", "InstanceCreateTime")
 
 
@@ -211,7 +211,7 @@ def _fixed(res: Resource, account: str, spec: dict[str, Any], status: dict[str, 
         "DBInstanceArn": f"arn:aws:rds:{res.region}:{account}:db:{res.id}",
         "IAMDatabaseAuthenticationEnabled": bool(spec.get("EnableIAMDatabaseAuthentication")),
         "DatabaseInsightsMode": "standard",
-        "PerformanceInsightsEnabled": bool(spec.get("EnablePerformanceInsights")),
+        **insights.view(spec),
         "EnabledCloudwatchLogsExports": list(spec.get("EnableCloudwatchLogsExports") or []),
         "AssociatedRoles": [],
         "CustomerOwnedIpEnabled": False,

@@ -1,0 +1,1 @@
+"""CloudWatch's control plane: evaluating alarms and running their actions."""

@@ -1,0 +1,1 @@
+"""SNS's control plane: delivering queued messages to HTTP/S endpoints and mailboxes, with retries."""
