@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from kura.control.elasticache import nodes
+from kura.control.periodic import Periodic
 from kura.env import Env
 from kura.metrics import logstore
 from kura.services.elasticache import log_delivery
@@ -82,28 +82,12 @@ def message(cluster: str, entry: list[Any], log_format: str) -> str:
     return ",".join([cluster, NODE_ID, str(at), str(duration), command(args), address, name])
 
 
-class Poller:
+class Poller(Periodic):
+    name, every = "kura-elasticache-slow-log", POLL_EVERY
+
     def __init__(self, env: Env) -> None:
-        self.env = env
+        super().__init__(env)
         self.store = logstore.for_home(env.settings.home)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kura-elasticache-slow-log", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(POLL_EVERY):
-            try:
-                self.once()
-            except Exception:
-                log.exception('outcome="slow log delivery pass failed"')
 
     def once(self) -> int:
         """One read of every delivering node; returns how many entries were delivered."""

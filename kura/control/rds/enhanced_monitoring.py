@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kura.control.periodic import Periodic
 from kura.control.rds import plan, routing
 from kura.control.rds.nodes import node_for
 from kura.engines.postgres import pgproc
@@ -55,31 +55,13 @@ def _class(res: Resource) -> classes.InstanceClass:
     return classes.lookup(name) or classes.InstanceClass(name, 1, 1.0, False)
 
 
-class Monitor:
+class Monitor(Periodic):
+    name, every, aligned = "kura-enhanced-monitoring", 1.0, True
+
     def __init__(self, env: Env) -> None:
-        self.env = env
+        super().__init__(env)
         self.store = logstore.for_home(env.settings.home)
         self._watch: dict[str, _Watch] = {}  # DbiResourceId → what is tracked
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kura-enhanced-monitoring", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            if self._stop.wait(1.0 - self.env.clock.now() % 1.0 + 0.002):  # just after each second
-                return
-            try:
-                self.once()
-            except Exception:
-                log.exception('outcome="enhanced monitoring pass failed"')
 
     def once(self) -> int:
         """Sample every monitored instance; returns how many documents were written."""

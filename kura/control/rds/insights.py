@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from kura.control.periodic import Periodic
 from kura.control.rds import plan, routing
 from kura.control.rds.nodes import node_for
 from kura.engines.postgres import pgproc
@@ -47,37 +47,22 @@ def enabled(res: Resource) -> bool:
     return bool(res.spec.get("EnablePerformanceInsights")) and res.spec.get("desired") != "deleted"
 
 
-class Sampler:
+class Sampler(Periodic):
+    """One sample a second, just after each whole second (evenly spaced)."""
+
+    name, every, aligned = "kura-pi-sampler", 1.0, True
+
     def __init__(self, env: Env) -> None:
-        self.env = env
+        super().__init__(env)
         self.store = pi_store.for_home(env.settings.home)
         self._open: dict[str, _Open] = {}  # DbiResourceId → its connection
         self._refused: dict[str, float] = {}  # DbiResourceId → when a connect last failed (monotonic)
         self._pruned = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kura-pi-sampler", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
         for ident in list(self._open):
             self._close(ident)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            now = self.env.clock.now()
-            # wake just after each whole second: one sample per second, evenly spaced
-            if self._stop.wait(1.0 - now % 1.0 + 0.001):
-                return
-            try:
-                self.once()
-            except Exception:
-                log.exception('outcome="performance insights pass failed"')
 
     def once(self) -> int:
         """One pass: sample, record, prune when due; returns how many instances were sampled."""

@@ -16,10 +16,10 @@ to deliver (RDS creates that group with the first upgrade).
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from kura.control.periodic import Periodic
 from kura.env import Env
 from kura.metrics import logstore, logtail
 from kura.services.rds.records import KIND_CLUSTER, KIND_INSTANCE
@@ -76,31 +76,15 @@ def targets(env: Env) -> list[Target]:
     return out
 
 
-class Follower:
+class Follower(Periodic):
+    name, every = "kura-log-exports", FOLLOW_EVERY
+
     def __init__(self, env: Env) -> None:
-        self.env = env
+        super().__init__(env)
         self.store = logstore.for_home(env.settings.home)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._swept = -SWEEP_EVERY
         self._targets: list[Target] = []
         self._refreshed = -REFRESH_EVERY
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kura-log-exports", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(FOLLOW_EVERY):
-            try:
-                self.once()
-            except Exception:
-                log.exception('outcome="log export pass failed"')
 
     def once(self) -> int:
         """One pass over every export (and the retention sweep when due); returns events stored."""
