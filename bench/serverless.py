@@ -38,7 +38,7 @@ class Bench:
     def __init__(self, server: KuraServer, quick: bool) -> None:
         self.server, self.quick = server, quick
         self.rds = server.client("rds")
-        self.seconds = 5 if quick else 15
+        self.seconds = 3 if quick else 15
 
     def setup(self) -> None:
         self.rds.create_db_cluster(DBClusterIdentifier="bench", Engine="aurora-postgresql",
@@ -129,7 +129,7 @@ def main() -> int:
         bench.setup()
         tps = {"1": bench.tps_at(1), "4": bench.tps_at(4)}
         step = bench.load_step()
-        resumed = bench.resumes(2 if args.quick else 5)
+        resumed = bench.resumes(1 if args.quick else 5)
         result: dict[str, Any] = {
             "acu_cpu": ACU_CPU, "pgbench_seconds": bench.seconds, "select_only_tps_at_acu": tps,
             "tps_ratio_4_to_1": round(tps["4"] / tps["1"], 2), "load_step": step,

@@ -55,6 +55,9 @@ def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
             {"ParameterName": "log_rotation_size", "ParameterValue": "1", "ApplyMethod": "immediate"}])
         create(rds, DB, DBParameterGroupName="logs-ddl", EnableCloudwatchLogsExports=["postgresql"],
                MonitoringInterval=1, MonitoringRoleArn=ROLE)
+        logs = server.client("logs")
+        wait_for(lambda: logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"], 30,
+                 "the export to begin")  # its follower looks for new exports every second
         yield server
 
 
