@@ -24,7 +24,8 @@ from tests.integration.test_elasticache_lifecycle import (
 )
 from tests.kura_fixture import KuraServer
 
-__all__ = ["pytestmark"]
+# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
+pytestmark = [pytestmark, pytest.mark.slow]
 
 GROUP = "/kura/elasticache/slow-log"
 SLOW = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end return i"  # tens of milliseconds

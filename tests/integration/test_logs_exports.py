@@ -35,7 +35,8 @@ from tests.integration.test_rds_lifecycle import (
 )
 from tests.kura_fixture import KuraServer
 
-__all__ = ["pytestmark"]
+# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
+pytestmark = [pytestmark, pytest.mark.slow]
 
 DB = "logs-db"
 GROUP = f"/aws/rds/instance/{DB}/postgresql"
