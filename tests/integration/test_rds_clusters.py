@@ -383,6 +383,16 @@ def test_cluster_parameter_group_applies_to_members(kura: KuraServer) -> None:
     rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="audit", Parameters=[
         {"ParameterName": "log_min_duration_statement", "ParameterValue": "500", "ApplyMethod": "immediate"}])
     wait_for(lambda: _show(endpoint(found), "log_min_duration_statement") == "500ms", 30, "the change live")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="audit", Parameters=[
+        {"ParameterName": "max_locks_per_transaction", "ParameterValue": "128",
+         "ApplyMethod": "pending-reboot"}])
+    wait_for(lambda: rds.describe_db_instances(DBInstanceIdentifier="audited-1")["DBInstances"][0][
+        "DBParameterGroups"][0]["ParameterApplyStatus"] == "pending-reboot", 30, "the change pending")
+    assert _show(endpoint(found), "max_locks_per_transaction") == "64"
+    rebooting = rds.reboot_db_instance(DBInstanceIdentifier="audited-1")["DBInstance"]
+    assert rebooting["DBInstanceStatus"] == "rebooting"
+    wait_status(rds, "audited-1", "available", 60)  # RebootDBInstance of a cluster's DB instance
+    assert wait_for(lambda: _show(endpoint(found), "max_locks_per_transaction") == "128", 30, "the reboot")
     rds.delete_db_instance(DBInstanceIdentifier="audited-1")
     wait_for(lambda: not cluster(rds, "audited")["DBClusterMembers"], 60, "the writer deleted")
     rds.delete_db_cluster(DBClusterIdentifier="audited", SkipFinalSnapshot=True)
