@@ -81,9 +81,10 @@ def make_server(home: Path) -> KuraServer:
     return KuraServer(home=home, port=free_port(), env_extra={"KURA_ELASTICACHE_POLL_SECONDS": "0.5"})
 
 
-@pytest.fixture(scope="module")
-def ec_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("elasticache") / "home")
+@contextlib.contextmanager
+def running(home: Path) -> Iterator[KuraServer]:
+    """A started Kura with the Redis catalogue published; stopped afterwards, with its redis-servers."""
+    server = make_server(home)
     server.start()
     try:
         ensure_catalogue(server)
@@ -91,6 +92,12 @@ def ec_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
     finally:
         server.stop()
         stop_redis(server.home)
+
+
+@pytest.fixture(scope="module")
+def ec_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
+    with running(tmp_path_factory.mktemp("elasticache") / "home") as server:
+        yield server
 
 
 def describe(server: KuraServer, ident: str) -> dict[str, Any]:

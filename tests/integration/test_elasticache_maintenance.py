@@ -15,9 +15,7 @@ from tests.integration.test_elasticache_lifecycle import (
     delete,
     describe,
     endpoint,
-    ensure_catalogue,
-    make_server,
-    stop_redis,
+    running,
     wait_for,
     wait_status,
 )
@@ -36,14 +34,8 @@ def window(hours_from_now: float) -> str:
 
 @pytest.fixture(scope="module")
 def kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("maintenance") / "home")
-    server.start()
-    try:
-        ensure_catalogue(server)
+    with running(tmp_path_factory.mktemp("maintenance") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_redis(server.home)
 
 
 def maxmemory(ep: tuple[str, int]) -> int:

@@ -15,10 +15,8 @@ import redis
 from tests.integration.test_elasticache_lifecycle import (
     delete,
     endpoint,
-    ensure_catalogue,
-    make_server,
     pytestmark,
-    stop_redis,
+    running,
     wait_for,
     wait_status,
 )
@@ -33,14 +31,8 @@ SLOW = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end return i"  # te
 
 @pytest.fixture(scope="module")
 def ec_kura(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuraServer]:
-    server = make_server(tmp_path_factory.mktemp("slowlog") / "home")
-    server.start()
-    try:
-        ensure_catalogue(server)
+    with running(tmp_path_factory.mktemp("slowlog") / "home") as server:
         yield server
-    finally:
-        server.stop()
-        stop_redis(server.home)
 
 
 def delivery(log_format: str, enabled: bool = True) -> list[dict[str, Any]]:
