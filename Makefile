@@ -38,11 +38,18 @@ engines: $(STAMP)
 up: install
 	$(VENV)/bin/kura up
 
+# Two phases: the suite spread over JOBS processes (pytest-xdist; a test module stays in one process,
+# with its own Kura and addresses), then the CPU-bound tests marked `serial`, alone. Both phases run;
+# the target fails if either did.
+JOBS ?= 2
+SUITE = rc=0; $(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not serial" $(PYTEST_ARGS) || rc=$$?; \
+	$(PY) -m pytest -q -m serial $(PYTEST_ARGS) || rc=$$?; exit $$rc
+
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@$(SUITE)
 
 test-all: install
-	KURA_SLOW=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	@export KURA_SLOW=1; $(SUITE)
 
 lint: install
 	$(VENV)/bin/ruff check kura tests bench

@@ -276,6 +276,12 @@ def cmd_env(args: argparse.Namespace, home: Path) -> int:
     }
     for key, value in lines.items():
         print(f"export {key}={shlex.quote(value)}")
+    # `aws` then means the AWS CLI beside Kura (the virtualenv's), which honours AWS_ENDPOINT_URL; an
+    # older one first on PATH (Debian's 2.9) would send the calls to AWS itself.
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if (Path(bindir) / "aws").exists() and path.split(":")[0] != bindir:
+        print(f'export PATH={shlex.quote(bindir)}:"$PATH"')
     return 0
 
 

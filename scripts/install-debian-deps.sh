@@ -14,6 +14,7 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 have redis-server || need+=(redis-server)
 have redis-cli || need+=(redis-tools)
 [ -x /usr/sbin/pgbouncer ] || have pgbouncer || need+=(pgbouncer)  # seed 004's pooler, in its e2e test
+[ -x /usr/bin/aws ] || need+=(awscli)  # AWS CLI v2 (Debian's): `aws logs tail`, which v1 lacks
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 

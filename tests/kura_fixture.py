@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+AWS_V2 = "/usr/bin/aws"
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -96,6 +98,15 @@ class KuraServer:
         if "--output" in args and args[args.index("--output") + 1] != "json":
             return out
         return json.loads(out) if out else None
+
+    def aws_v2(self, *args: str) -> str:
+        """Debian's AWS CLI v2 (`make test` installs it), for what v1 lacks (`aws logs tail`); this
+        version predates AWS_ENDPOINT_URL, so the endpoint is given as an option. Its text output."""
+        proc = subprocess.run([AWS_V2, "--endpoint-url", self.endpoint, *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return proc.stdout
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "kura", "up", "--home", str(self.home), "--host", self.host,

@@ -92,7 +92,6 @@ def test_clone_quick() -> None:
     print(data["summary"])
 
 
-@pytest.mark.slow  # the observability issue's: in CI once the suite fits its time budget
 def test_pi_overhead_quick() -> None:
     data = run_quick("pi_overhead")
     assert data["tps_on_mean"] > 0 and data["tps_off_mean"] > 0 and len(data["pair_ratios_on_to_off"]) == 2
@@ -102,7 +101,6 @@ def test_pi_overhead_quick() -> None:
     print(data["summary"])
 
 
-@pytest.mark.slow  # the observability issue's: in CI once the suite fits its time budget
 def test_observability_quick() -> None:
     data = run_quick("observability")
     cost = data["collector"]

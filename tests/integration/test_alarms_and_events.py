@@ -16,9 +16,6 @@ from tests.integration.test_rds_lifecycle import connect, create, describe, runn
 from tests.kura_fixture import KuraServer
 from tests.sns_subscriber import Received, Subscriber, fetch, subscriber, verify
 
-# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
-pytestmark = pytest.mark.slow
-
 DB = "obs-db"
 
 

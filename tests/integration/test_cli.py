@@ -63,11 +63,13 @@ def test_up_detach_status_env_down(home: Path) -> None:
     assert (home / "credentials").stat().st_mode & 0o777 == 0o600
     assert len(creds["account_id"]) == 12
 
-    # The README's `eval "$(kura env)"` then a real AWS CLI call.
+    # The README's `eval "$(kura env)"` then `aws …`: the virtualenv's CLI, not the system's first on
+    # PATH (Debian's 2.9 ignores AWS_ENDPOINT_URL).
     script = (f'eval "$({sys.executable} -m kura env --home {home})"; '
-              f'{sys.executable} -m awscli sts get-caller-identity --output json')
+              'aws sts get-caller-identity --output json')
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    clean.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    clean.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                 PATH="/usr/local/bin:/usr/bin:/bin")
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=clean, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["Account"] == creds["account_id"]

@@ -15,15 +15,11 @@ import redis
 from tests.integration.test_elasticache_lifecycle import (
     delete,
     endpoint,
-    pytestmark,
     running,
     wait_for,
     wait_status,
 )
 from tests.kura_fixture import KuraServer
-
-# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
-pytestmark = [pytestmark, pytest.mark.slow]
 
 GROUP = "/kura/elasticache/slow-log"
 SLOW = "local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end return i"  # tens of milliseconds

@@ -23,9 +23,6 @@ from tests.e2e.conftest import bash
 from tests.integration.test_rds_lifecycle import PASSWORD, connect, create, running, wait_for, wait_status
 from tests.kura_fixture import KuraServer
 
-# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
-pytestmark = pytest.mark.slow
-
 PADDING = "/* " + "the slow report " * 40 + "*/"  # a statement longer than the 500 bytes listed
 SLEEP = f"SELECT pg_sleep(3) {PADDING}"
 SEED002 = """\

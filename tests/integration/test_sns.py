@@ -23,9 +23,6 @@ from kura.net import tls
 from tests.kura_fixture import KuraServer
 from tests.sns_subscriber import Subscriber, fetch, subscriber, verify
 
-# the observability issue's end-to-end tests run with KURA_SLOW=1 until they fit CI's time budget
-pytestmark = pytest.mark.slow
-
 
 def _ca(kura: KuraServer) -> bytes:
     return (kura.home / "tls" / "ca.pem").read_bytes()
