@@ -98,6 +98,7 @@ def test_pi_overhead_quick() -> None:
     on = [r for r in data["rounds"] if r["pi"]]
     assert all(r["sampled_seconds"] > 0 and r["sampler_backends"] == 1 for r in on)  # the sampler ran
     assert not any(r["sampler_backends"] for r in data["rounds"] if not r["pi"])  # and stopped when off
+    assert data["overhead_percent_by_cpu"] >= 0
     print(data["summary"])
 
 
