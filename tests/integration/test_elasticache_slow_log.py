@@ -15,6 +15,7 @@ import redis
 from tests.integration.test_elasticache_lifecycle import (
     delete,
     endpoint,
+    pytestmark,  # noqa: F401 (skips the module without Redis)
     running,
     wait_for,
     wait_status,

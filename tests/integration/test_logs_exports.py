@@ -26,6 +26,7 @@ from tests.integration.test_rds_lifecycle import (
     connect,
     create,
     describe,
+    pytestmark,  # noqa: F401 (skips the module without PostgreSQL)
     running,
     wait_for,
     wait_status,
