@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -106,6 +107,7 @@ def run(trials: int) -> dict[str, Any]:
             w.stop_at.set()
         server.stop()
         stop_leftovers(server.home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def main() -> int:
