@@ -108,3 +108,11 @@ def verify(doc: dict[str, Any], ca_pem: bytes | None = None) -> x509.Certificate
     if ca_pem is not None:
         cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
     return cert
+
+
+def subscribed_topic(sns: Any, sub: Subscriber, name: str) -> str:
+    """A new topic with `sub` subscribed over HTTP, the subscription confirmed; its ARN."""
+    topic = str(sns.create_topic(Name=name)["TopicArn"])
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=sub.url)
+    fetch(sub.next_of("SubscriptionConfirmation").doc["SubscribeURL"])
+    return topic

@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.test_rds_lifecycle import connect, create, describe, running, wait_status
 from tests.kura_fixture import KuraServer
-from tests.sns_subscriber import Received, Subscriber, fetch, subscriber, verify
+from tests.sns_subscriber import Received, Subscriber, subscribed_topic, subscriber, verify
 
 DB = "obs-db"
 
@@ -32,14 +32,6 @@ def instance(kura: KuraServer) -> dict[str, Any]:
     return describe(rds, DB)
 
 
-def _topic(kura: KuraServer, sub: Subscriber, name: str) -> str:
-    sns = kura.client("sns")
-    topic = str(sns.create_topic(Name=name)["TopicArn"])
-    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=sub.url)
-    fetch(sub.next_of("SubscriptionConfirmation").doc["SubscribeURL"])
-    return topic
-
-
 def _note(sub: Subscriber, timeout: float = 30.0) -> tuple[Received, dict[str, Any]]:
     got = sub.next_of("Notification", timeout)
     doc = got.doc
@@ -51,7 +43,7 @@ def test_rds_event_reaches_the_subscribed_topic(kura: KuraServer, instance: dict
                                                 seeded: object) -> None:
     rds = kura.client("rds")
     with subscriber() as sub:
-        topic = _topic(kura, sub, "rds-events")
+        topic = subscribed_topic(kura.client("sns"), sub, "rds-events")
         made = kura.aws("rds", "create-event-subscription", "--subscription-name", "obs-events",
                         "--sns-topic-arn", topic, "--source-type", "db-instance", "--source-ids", DB,
                         "--event-categories", "availability", "failure",
@@ -113,7 +105,7 @@ def _alarm_notes(sub: Subscriber, count: int) -> dict[str, list[dict[str, Any]]]
 def test_alarms_ok_alarm_ok_on_real_data(kura: KuraServer, instance: dict[str, Any]) -> None:
     cw = kura.client("cloudwatch")
     with subscriber() as sub:
-        topic = _topic(kura, sub, "alarms")
+        topic = subscribed_topic(kura.client("sns"), sub, "alarms")
         actions = {"AlarmActions": [topic], "OKActions": [topic]}
         cw.put_metric_alarm(AlarmName="queue-depth", Namespace="Shop", MetricName="QueueDepth",
                             Dimensions=[{"Name": "Queue", "Value": "orders"}], Statistic="Maximum", Period=10,

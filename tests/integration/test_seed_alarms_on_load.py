@@ -40,10 +40,13 @@ import pytest
 
 from kura.control.rds import nodes
 from kura.engines import cgroups
+from kura.metrics import procfs
+from tests.integration.test_cloudwatch_metrics import series
 from tests.integration.test_rds_clusters import cluster, endpoint
 from tests.integration.test_rds_lifecycle import PASSWORD, connect, create, pytestmark, running, wait_status
+from tests.integration.test_rds_serverless import burn
 from tests.kura_fixture import KuraServer
-from tests.sns_subscriber import Subscriber, fetch, subscriber, verify
+from tests.sns_subscriber import Subscriber, subscribed_topic, subscriber, verify
 
 pytestmark = [pytestmark, pytest.mark.serial,
               pytest.mark.skipif(not cgroups.support().enforced, reason=cgroups.support().reason)]
@@ -87,16 +90,10 @@ class Load:
         assert self.error is None, f"the load failed: {self.error!r}"
 
 
-def burn(target: dict[str, Any], backends: int) -> Callable[[threading.Event], None]:
+def burners(target: dict[str, Any], backends: int) -> Callable[[threading.Event], None]:
     def run(halt: threading.Event) -> None:
-        def one() -> None:
-            with connect(target) as conn:
-                while not halt.is_set():
-                    # in the select list the series streams (in FROM it would spill to temp files)
-                    conn.execute("SELECT count(*) FROM (SELECT generate_series(1, 3000000)) s")
-
         with ThreadPoolExecutor(backends) as pool:
-            for done in [pool.submit(one) for _ in range(backends)]:
+            for done in [pool.submit(burn, target, halt) for _ in range(backends)]:
                 done.result()
 
     return run
@@ -117,14 +114,6 @@ def sessions(target: dict[str, Any], count: int) -> Callable[[threading.Event], 
                 conn.close()
 
     return run
-
-
-def topic_with(kura: KuraServer, sub: Subscriber, name: str) -> str:
-    sns = kura.client("sns")
-    topic = str(sns.create_topic(Name=name)["TopicArn"])
-    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=sub.url)
-    fetch(sub.next_of("SubscriptionConfirmation").doc["SubscribeURL"])
-    return topic
 
 
 def put_alarm(kura: KuraServer, name: str, metric: str, threshold: float, op: str, dimension: tuple[str, str],
@@ -180,22 +169,12 @@ def drive(kura: KuraServer, sub: Subscriber, loads: dict[str, Load], timeout: fl
     return fired
 
 
-def free_space(kura: KuraServer, ident: str) -> float:
-    """The instance's latest FreeStorageSpace."""
-    now = time.time()
-    points = kura.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/RDS", MetricName="FreeStorageSpace", Period=1, Statistics=["Minimum"],
-        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": ident}], StartTime=now - 30, EndTime=now)
-    return float(max(points["Datapoints"], key=lambda p: p["Timestamp"])["Minimum"])
-
-
 def startup_process(datadir: Path) -> int:
     """The replica's startup process: the postmaster's child replaying WAL."""
     postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
-    for task in Path(f"/proc/{postmaster}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"startup" in Path(f"/proc/{child}/cmdline").read_bytes():
-                return int(child)
+    for child in procfs.children(postmaster):
+        if b"startup" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return child
     raise AssertionError(f"no startup process under {postmaster}")
 
 
@@ -219,7 +198,9 @@ def test_seed_004_alarms_fire_on_load_and_clear(kura: KuraServer) -> None:
     def fill(halt: threading.Event) -> None:
         # 48 MiB past the threshold, far from full (the storage-full fence would refuse the writers).
         # 1 kB rows stay below the TOAST threshold, stored as they are, uncompressed: 7 to a page.
-        rows = int((free_space(kura, "langpont-db") - threshold + 48 * 2**20) / (8192 / 7))
+        free = series(kura.client("cloudwatch"), "FreeStorageSpace", "Minimum", time.time() - 30,
+                      [{"Name": "DBInstanceIdentifier", "Value": "langpont-db"}])[-1]
+        rows = int((free - threshold + 48 * 2**20) / (8192 / 7))
         with connect(source) as conn:
             conn.execute("CREATE UNLOGGED TABLE ballast (pad text)")
             conn.execute("INSERT INTO ballast SELECT repeat('x', 1000) FROM generate_series(1, %s)", (rows,))
@@ -237,13 +218,13 @@ def test_seed_004_alarms_fire_on_load_and_clear(kura: KuraServer) -> None:
             os.kill(pid, signal.SIGCONT)
 
     with subscriber() as sub:
-        topic = topic_with(kura, sub, "langpont-alerts")
+        topic = subscribed_topic(kura.client("sns"), sub, "langpont-alerts")
         db, replica = ("DBInstanceIdentifier", "langpont-db"), ("DBInstanceIdentifier", "langpont-replica")
         put_alarm(kura, "langpont-rds-cpu-high", "CPUUtilization", 80, GT, db, topic, False)
         put_alarm(kura, "langpont-rds-connections-high", "DatabaseConnections", 250, GT, db, topic, False)
         put_alarm(kura, "langpont-rds-replica-lag", "ReplicaLag", 30, GT, replica, topic, False)
         put_alarm(kura, "langpont-rds-storage-low", "FreeStorageSpace", threshold, LT, db, topic, False)
-        fired = drive(kura, sub, {"langpont-rds-cpu-high": Load(burn(source, 3)),
+        fired = drive(kura, sub, {"langpont-rds-cpu-high": Load(burners(source, 3)),
                                   "langpont-rds-connections-high": Load(sessions(source, 260)),
                                   "langpont-rds-replica-lag": Load(lag),
                                   "langpont-rds-storage-low": Load(fill)})
@@ -272,13 +253,13 @@ def test_seed_003_alarms_fire_on_load_and_clear(kura: KuraServer) -> None:
     writer = endpoint(cluster(rds, ident))
     dim = ("DBClusterIdentifier", ident)
     with subscriber() as sub:
-        topic = topic_with(kura, sub, "miyabi-prod-alerts")
+        topic = subscribed_topic(kura.client("sns"), sub, "miyabi-prod-alerts")
         put_alarm(kura, "miyabi-prod-aurora-cpu-high", "CPUUtilization", 80, GT, dim, topic, True)
         put_alarm(kura, "miyabi-prod-aurora-acu-high", "ACUUtilization", 80, GT, dim, topic, True)
         put_alarm(kura, "miyabi-prod-aurora-connections-high", "DatabaseConnections", 800, GT, dim, topic,
                   True)
-        fired = drive(kura, sub, {"miyabi-prod-aurora-cpu-high": Load(burn(writer, 4)),
-                                  "miyabi-prod-aurora-acu-high": Load(burn(writer, 2)),
+        fired = drive(kura, sub, {"miyabi-prod-aurora-cpu-high": Load(burners(writer, 4)),
+                                  "miyabi-prod-aurora-acu-high": Load(burners(writer, 2)),
                                   "miyabi-prod-aurora-connections-high": Load(sessions(writer, 820))})
     for name, note in fired.items():
         print(f"\n{name}: {note['NewStateReason']}")
