@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
-from tests.kura_fixture import free_port, wait_port  # noqa: E402
+from tests.integration.test_rds_lifecycle import running  # noqa: E402
+from tests.kura_fixture import KuraServer, free_port, wait_port  # noqa: E402
+
+
+@contextlib.contextmanager
+def bench_kura(name: str, **env: str) -> Iterator[KuraServer]:
+    """A started Kura of the benchmark's own in a new temporary directory (the tests' `running`: its
+    instances polled every 0.5 s unless `env` says otherwise); afterwards stopped with the engines it
+    ran, and the directory removed."""
+    with tempfile.TemporaryDirectory(prefix=f"kura-bench-{name}-", ignore_cleanup_errors=True) as tmp, \
+            running(Path(tmp) / "home", **env) as server:
+        yield server
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,21 +21,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import percentile, write_result
+from bench.common import bench_kura, percentile, write_result
 from tests.ha_writer import HaWriter, missing
-from tests.integration.test_rds_lifecycle import PASSWORD, connect, describe, stop_leftovers, wait_for
+from tests.integration.test_rds_lifecycle import PASSWORD, connect, describe, wait_for
 from tests.integration.test_rds_multiaz import SYNCED, make, primary_pid
-from tests.kura_fixture import KuraServer, free_port
+from tests.kura_fixture import KuraServer
 
 WRITERS = 4
 IDENT = "failover-bench"
@@ -68,46 +66,40 @@ def trial(server: KuraServer, rds: Any, writers: list[HaWriter]) -> dict[str, An
 
 
 def run(trials: int) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix="kura-bench-failover-"))
-    (home / "home").mkdir()
-    server = KuraServer(home=home / "home", port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5"})
-    server.start()
     writers: list[HaWriter] = []
-    try:
-        rds = server.client("rds")
-        inst = make(rds, IDENT, DBInstanceClass="db.m5.large")
-        ep = inst["Endpoint"]
-        with connect(inst) as conn:  # one table per writer: ids are per writer
-            for n in range(WRITERS):
-                conn.execute(f"CREATE TABLE ledger{n} (id int PRIMARY KEY)")
-        writers = [HaWriter(ep["Address"], int(ep["Port"]), PASSWORD, table=f"ledger{n}")
-                   for n in range(WRITERS)]
-        for w in writers:
-            w.start()
-        results = []
-        for n in range(trials):
-            found = trial(server, rds, writers)
-            print(f"trial {n + 1}/{trials}: RTO {found['rto_s']:.2f} s, refused {found['refused']}, "
-                  f"synchronous again after {found['resync_s']:.1f} s", flush=True)
-            results.append(found)
-        for w in writers:
-            w.stop()
-        lost = 0
-        with connect(describe(rds, IDENT)) as conn:
-            for n, w in enumerate(writers):
-                present = {r[0] for r in conn.execute(f"SELECT id FROM ledger{n}").fetchall()}
-                lost += len(missing(w, present))
-        return {"trials": results, "writers": WRITERS, "class": "db.m5.large",
-                "acknowledged": sum(len(w.acked) for w in writers),
-                "uncertain": sum(len(w.uncertain) for w in writers), "lost": lost,
-                "refused": sum(len(w.refused) for w in writers),
-                "refused_reasons": sorted({r for w in writers for r in w.refused})[:5]}
-    finally:
-        for w in writers:
-            w.stop_at.set()
-        server.stop()
-        stop_leftovers(server.home)
-        shutil.rmtree(home, ignore_errors=True)
+    with bench_kura("failover") as server:
+        try:
+            rds = server.client("rds")
+            inst = make(rds, IDENT, DBInstanceClass="db.m5.large")
+            ep = inst["Endpoint"]
+            with connect(inst) as conn:  # one table per writer: ids are per writer
+                for n in range(WRITERS):
+                    conn.execute(f"CREATE TABLE ledger{n} (id int PRIMARY KEY)")
+            writers = [HaWriter(ep["Address"], int(ep["Port"]), PASSWORD, table=f"ledger{n}")
+                       for n in range(WRITERS)]
+            for w in writers:
+                w.start()
+            results = []
+            for n in range(trials):
+                found = trial(server, rds, writers)
+                print(f"trial {n + 1}/{trials}: RTO {found['rto_s']:.2f} s, refused {found['refused']}, "
+                      f"synchronous again after {found['resync_s']:.1f} s", flush=True)
+                results.append(found)
+            for w in writers:
+                w.stop()
+            lost = 0
+            with connect(describe(rds, IDENT)) as conn:
+                for n, w in enumerate(writers):
+                    present = {r[0] for r in conn.execute(f"SELECT id FROM ledger{n}").fetchall()}
+                    lost += len(missing(w, present))
+            return {"trials": results, "writers": WRITERS, "class": "db.m5.large",
+                    "acknowledged": sum(len(w.acked) for w in writers),
+                    "uncertain": sum(len(w.uncertain) for w in writers), "lost": lost,
+                    "refused": sum(len(w.refused) for w in writers),
+                    "refused_reasons": sorted({r for w in writers for r in w.refused})[:5]}
+        finally:
+            for w in writers:
+                w.stop_at.set()
 
 
 def main() -> int:

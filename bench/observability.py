@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -35,11 +33,10 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import summary_ms, write_result
+from bench.common import bench_kura, summary_ms, write_result
 from kura.metrics import series
 from kura.metrics.rds import APPLICATION
-from tests.integration.test_rds_lifecycle import stop_leftovers
-from tests.kura_fixture import KuraServer, free_port
+from tests.kura_fixture import KuraServer
 
 PASSWORD = "bench-password-1"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -190,17 +187,9 @@ def main() -> None:
     count = args.instances or (2 if args.quick else 20)
     window = args.window or (8.0 if args.quick else 60.0)
     reps = 3 if args.quick else 30
-    home = Path(tempfile.mkdtemp(prefix="kura-bench-obs-")) / "home"
-    home.mkdir(parents=True)
-    server = KuraServer(home=home, port=free_port())
-    server.start()
-    try:
+    with bench_kura("obs", KURA_RDS_POLL_SECONDS="5") as server:  # Kura's default poll
         cost = collector_cost(server, count, window)
         latency = statistics_latency(server, reps, direct=args.quick)
-    finally:
-        server.stop()
-        stop_leftovers(home)
-        shutil.rmtree(home.parent, ignore_errors=True)
     name = "observability_quick" if args.quick else "observability"
     summary = (f"observability: collector {cost['collector_core_percent']:.2f} % of a core for "
                f"{count} instances ({cost['collector_core_percent_per_instance']:.3f} %/instance; with its "

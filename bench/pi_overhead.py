@@ -22,17 +22,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import write_result
+from bench.common import bench_kura, write_result
 from kura.control.rds import nodes
-from tests.integration.test_rds_lifecycle import PASSWORD, connect, create, stop_leftovers, wait_status
-from tests.kura_fixture import KuraServer, free_port
+from tests.integration.test_rds_lifecycle import PASSWORD, connect, create, wait_status
+from tests.kura_fixture import KuraServer
 
 GOAL_PERCENT = 3.0
 IDENT = "bench-pi"
@@ -148,11 +147,7 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, help="alternated ON/OFF pairs (default 12; --quick 2)")
     args = parser.parse_args()
     name = "pi_overhead_quick" if args.quick else "pi_overhead"
-    work = Path(tempfile.mkdtemp(prefix="kura-bench-pi-"))
-    (work / "home").mkdir()
-    server = KuraServer(home=work / "home", port=free_port())
-    server.start()
-    try:
+    with bench_kura("pi", KURA_RDS_POLL_SECONDS="5") as server:  # Kura's default poll
         bench = Bench(server, args.quick)
         bench.setup()
         if not args.quick:
@@ -161,10 +156,6 @@ def main() -> int:
         order = [on for i in range(pairs) for on in ((True, False) if i % 2 == 0 else (False, True))]
         result, summary = summarize([bench.round(on) for on in order], bench.seconds)
         write_result(name, result, summary)
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
     return 0
 
 

@@ -14,23 +14,20 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import percentile, write_result
+from bench.common import bench_kura, percentile, write_result
 from kura.control.rds import nodes
 from tests.integration.test_rds_lifecycle import (
     PASSWORD,
     connect,
     create,
     describe,
-    stop_leftovers,
     wait_status,
 )
-from tests.kura_fixture import KuraServer, free_port
 
 
 def main() -> int:
@@ -38,11 +35,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     seconds, scale = (5, 2) if args.quick else (30, 10)
-    home = Path(tempfile.mkdtemp(prefix="kura-bench-lag-"))
-    (home / "home").mkdir()
-    server = KuraServer(home=home / "home", port=free_port(), env_extra={"KURA_RDS_POLL_SECONDS": "0.5"})
-    server.start()
-    try:
+    with bench_kura("lag") as server:
         rds = server.client("rds")
         create(rds, "lag-src", BackupRetentionPeriod=1, DBInstanceClass="db.m5.large")
         src = wait_status(rds, "lag-src", "available", 120)
@@ -73,10 +66,6 @@ def main() -> int:
         summary = (f"replica_lag: p50 {result['lag_p50_s']} s, p95 {result['lag_p95_s']} s, max "
                    f"{result['lag_max_s']} s under pgbench ({tps.strip()}) for {seconds} s")
         write_result("replica_lag_quick" if args.quick else "replica_lag", result, summary)
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
-        subprocess.run(["rm", "-rf", str(home)], check=False)
     return 0
 
 

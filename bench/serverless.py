@@ -19,17 +19,16 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import percentile, write_result
+from bench.common import bench_kura, percentile, write_result
 from kura.control.rds import nodes
 from kura.engines import cgroups
-from tests.integration.test_rds_lifecycle import PASSWORD, connect, stop_leftovers, wait_for, wait_status
-from tests.kura_fixture import KuraServer, free_port
+from tests.integration.test_rds_lifecycle import PASSWORD, connect, wait_for, wait_status
+from tests.kura_fixture import KuraServer
 
 ACU_CPU = 0.5
 
@@ -117,14 +116,11 @@ def main() -> int:
         write_result("serverless_quick" if args.quick else "serverless", {"skipped": reason},
                      f"serverless: skipped, {reason}")
         return 0
-    work = Path(tempfile.mkdtemp(prefix="kura-bench-sls-"))
-    (work / "home").mkdir()
-    extra = {"KURA_ACU_CPU": str(ACU_CPU), "KURA_SERVERLESS_AUTO_PAUSE_SECONDS": "3"}
+    extra = {"KURA_ACU_CPU": str(ACU_CPU), "KURA_SERVERLESS_AUTO_PAUSE_SECONDS": "3",
+             "KURA_RDS_POLL_SECONDS": "5"}  # Kura's default poll
     if args.quick:
         extra.update(KURA_SERVERLESS_DOWN_AFTER="3", KURA_SERVERLESS_DOWN_EVERY="1")
-    server = KuraServer(home=work / "home", port=free_port(), env_extra=extra)
-    server.start()
-    try:
+    with bench_kura("sls", **extra) as server:
         bench = Bench(server, args.quick)
         bench.setup()
         tps = {"1": bench.tps_at(1), "4": bench.tps_at(4)}
@@ -142,10 +138,6 @@ def main() -> int:
                    f"peak {step['peak_acu']:g} ACU, back at minimum {step['back_to_minimum_s']} s after; "
                    f"resume from pause to first query p50 {result['resume_p50_s']} s")
         write_result("serverless_quick" if args.quick else "serverless", result, summary)
-    finally:
-        server.stop()
-        stop_leftovers(server.home)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
     return 0
 
 
